@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { describeWarehouseContract } from '../../ports/warehouse.contract.ts';
+import { tempDir } from '../../testing/temp.ts';
+import { DuckDBWarehouse } from './duckdb-warehouse.ts';
+
+const temp = tempDir();
+describeWarehouseContract('DuckDB (file per sandbox)', {
+  open: () => Promise.resolve(new DuckDBWarehouse({ directory: temp.dir, threads: 2, memoryLimit: '1GB' })),
+  dispose: () => Promise.resolve(temp.remove()),
+});
+
+describe('DuckDB warehouse sandbox guard', () => {
+  const own = tempDir();
+  const warehouse = new DuckDBWarehouse({ directory: own.dir, threads: 1, memoryLimit: '512MB' });
+  after(async () => {
+    await warehouse.close();
+    own.remove();
+  });
+
+  it('stores one database file per sandbox', async () => {
+    await (await warehouse.sandbox('prod')).createTable('t', [{ name: 'a', type: { kind: 'integer' } }]);
+    await warehouse.sandbox('dev');
+    assert.ok(existsSync(path.join(own.dir, 'prod.duckdb')));
+    assert.ok(existsSync(path.join(own.dir, 'dev.duckdb')));
+  });
+
+  it('lets SQL read neither the file system, nor another sandbox file, nor lift the guard', async () => {
+    const secret = path.join(own.dir, 'secret.csv');
+    writeFileSync(secret, 'a\n1\n');
+    const dev = await warehouse.sandbox('dev');
+    await assert.rejects(dev.query(`SELECT * FROM read_csv('${secret}')`), /disabled by configuration/);
+    await assert.rejects(dev.query(`ATTACH '${path.join(own.dir, 'prod.duckdb')}' AS p`), /disabled by configuration/);
+    await assert.rejects(dev.query(`SET enable_external_access = true`), /locked/);
+    await assert.rejects(dev.query(`COPY (SELECT 1) TO '${path.join(own.dir, 'out.csv')}'`), /disabled by configuration/);
+    await assert.rejects(warehouse.sandbox('../prod'), { code: 'RT_SANDBOX_NAME_INVALID' });
+  });
+});

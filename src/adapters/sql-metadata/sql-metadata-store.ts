@@ -1,0 +1,475 @@
+/**
+ * SQL metadata store: the MetadataStore port over Kysely, one implementation for both dialects. The embedded
+ * default is a SQLite file (better-sqlite3); setting `DATABASE_URL` switches to PostgreSQL with the same queries
+ * and migrations.
+ */
+import Database from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Selectable } from 'kysely';
+import pg from 'pg';
+import type {
+  ApiKeyRecord,
+  AuditEntry,
+  AuditFilter,
+  DatasetRecord,
+  DataTypeRecord,
+  FieldGroupRecord,
+  MetadataStore,
+  NamespaceRecord,
+  NewAuditEntry,
+  Role,
+  SandboxRecord,
+  SchemaVersionRecord,
+  SnapshotRecord,
+  SnapshotStatus,
+  XdmClassId,
+} from '../../ports/metadata-store.ts';
+import type { JsonValue } from '../../ports/warehouse.ts';
+import { migrationProvider, type SqlDialectName } from './migrations.ts';
+import { SANDBOX_SCOPED_TABLES, type MetadataTables } from './tables.ts';
+
+type Db = Kysely<MetadataTables>;
+type Row<T extends keyof MetadataTables> = Selectable<MetadataTables[T]>;
+
+const json = (value: JsonValue): string => JSON.stringify(value);
+const parse = (text: string): JsonValue => JSON.parse(text) as JsonValue;
+const flag = (value: boolean): number => (value ? 1 : 0);
+
+const toApiKey = (r: Row<'api_keys'>): ApiKeyRecord => ({
+  id: r.id,
+  name: r.name,
+  role: r.role as Role,
+  sandboxes: JSON.parse(r.sandboxes) as string[],
+  secretHash: r.secret_hash,
+  createdAt: r.created_at,
+  createdBy: r.created_by,
+  revokedAt: r.revoked_at,
+  lastUsedAt: r.last_used_at,
+});
+
+const toAudit = (r: Row<'audit_log'>): AuditEntry => ({
+  id: Number(r.id),
+  at: r.at,
+  actor: r.actor,
+  sandbox: r.sandbox,
+  action: r.action,
+  resourceType: r.resource_type,
+  resourceId: r.resource_id,
+  details: parse(r.details),
+});
+
+const toNamespace = (r: Row<'namespaces'>): NamespaceRecord => ({
+  sandbox: r.sandbox,
+  code: r.code,
+  name: r.name,
+  idType: r.id_type,
+  description: r.description,
+  createdAt: r.created_at,
+});
+
+const toFieldGroup = (r: Row<'field_groups'>): FieldGroupRecord => ({
+  sandbox: r.sandbox,
+  id: r.id,
+  title: r.title,
+  description: r.description,
+  classId: r.class_id as FieldGroupRecord['classId'],
+  definition: parse(r.definition),
+  createdAt: r.created_at,
+});
+
+const toDataType = (r: Row<'data_types'>): DataTypeRecord => ({
+  sandbox: r.sandbox,
+  id: r.id,
+  title: r.title,
+  description: r.description,
+  definition: parse(r.definition),
+  createdAt: r.created_at,
+});
+
+const toSchemaVersion = (r: Row<'schema_versions'>): SchemaVersionRecord => ({
+  sandbox: r.sandbox,
+  schemaId: r.schema_id,
+  version: Number(r.version),
+  title: r.title,
+  description: r.description,
+  classId: r.class_id as XdmClassId,
+  definition: parse(r.definition),
+  resolved: parse(r.resolved),
+  createdAt: r.created_at,
+});
+
+const toDataset = (r: Row<'datasets'>): DatasetRecord => ({
+  sandbox: r.sandbox,
+  id: r.id,
+  name: r.name,
+  tableName: r.table_name,
+  schemaId: r.schema_id,
+  schemaVersion: Number(r.schema_version),
+  profileEnabled: Boolean(r.profile_enabled),
+  identityEnabled: Boolean(r.identity_enabled),
+  upsert: Boolean(r.upsert),
+  createdAt: r.created_at,
+  lastSnapshotId: Number(r.last_snapshot_id),
+});
+
+const toSnapshot = (r: Row<'dataset_snapshots'>): SnapshotRecord => ({
+  sandbox: r.sandbox,
+  datasetId: r.dataset_id,
+  snapshotId: Number(r.snapshot_id),
+  batchId: r.batch_id,
+  rowCount: Number(r.row_count),
+  status: r.status as SnapshotStatus,
+  createdAt: r.created_at,
+  committedAt: r.committed_at,
+});
+
+export class SqlMetadataStore implements MetadataStore {
+  constructor(
+    private readonly db: Db,
+    readonly dialect: SqlDialectName,
+  ) {}
+
+  async migrate(): Promise<void> {
+    const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.dialect) });
+    const { error } = await migrator.migrateToLatest();
+    if (error) throw error instanceof Error ? error : new Error(String(error));
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  async purgeSandbox(sandbox: string): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      for (const table of SANDBOX_SCOPED_TABLES) await tx.deleteFrom(table).where('sandbox', '=', sandbox).execute();
+    });
+  }
+
+  readonly sandboxes = {
+    create: async (r: SandboxRecord) => {
+      await this.db.insertInto('sandboxes').values({ name: r.name, title: r.title, type: r.type, created_at: r.createdAt }).execute();
+    },
+    get: async (name: string) => {
+      const r = await this.db.selectFrom('sandboxes').selectAll().where('name', '=', name).executeTakeFirst();
+      return r && { name: r.name, title: r.title, type: r.type as SandboxRecord['type'], createdAt: r.created_at };
+    },
+    list: async () => {
+      const rows = await this.db.selectFrom('sandboxes').selectAll().orderBy('name').execute();
+      return rows.map((r) => ({ name: r.name, title: r.title, type: r.type as SandboxRecord['type'], createdAt: r.created_at }));
+    },
+    delete: async (name: string) => {
+      await this.db.deleteFrom('sandboxes').where('name', '=', name).execute();
+    },
+  };
+
+  readonly apiKeys = {
+    create: async (r: ApiKeyRecord) => {
+      await this.db
+        .insertInto('api_keys')
+        .values({
+          id: r.id,
+          name: r.name,
+          role: r.role,
+          sandboxes: JSON.stringify(r.sandboxes),
+          secret_hash: r.secretHash,
+          created_at: r.createdAt,
+          created_by: r.createdBy,
+          revoked_at: r.revokedAt,
+          last_used_at: r.lastUsedAt,
+        })
+        .execute();
+    },
+    get: async (id: string) => {
+      const r = await this.db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+      return r && toApiKey(r);
+    },
+    list: async () => (await this.db.selectFrom('api_keys').selectAll().orderBy('created_at').orderBy('id').execute()).map(toApiKey),
+    revoke: async (id: string, at: string) => {
+      const result = await this.db
+        .updateTable('api_keys')
+        .set({ revoked_at: at })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    },
+    touch: async (id: string, at: string) => {
+      await this.db.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute();
+    },
+  };
+
+  readonly audit = {
+    append: async (e: NewAuditEntry) => {
+      const row = await this.db
+        .insertInto('audit_log')
+        .values({
+          at: e.at,
+          actor: e.actor,
+          sandbox: e.sandbox,
+          action: e.action,
+          resource_type: e.resourceType,
+          resource_id: e.resourceId,
+          details: json(e.details),
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toAudit(row);
+    },
+    list: async (f: AuditFilter) => {
+      let q = this.db.selectFrom('audit_log').selectAll();
+      if (f.sandbox !== undefined) q = q.where('sandbox', '=', f.sandbox);
+      if (f.actor !== undefined) q = q.where('actor', '=', f.actor);
+      if (f.resourceType !== undefined) q = q.where('resource_type', '=', f.resourceType);
+      if (f.action !== undefined) q = q.where('action', '=', f.action);
+      if (f.since !== undefined) q = q.where('at', '>=', f.since);
+      const rows = await q.orderBy('id', 'desc').limit(f.limit ?? 100).execute();
+      return rows.map(toAudit);
+    },
+  };
+
+  readonly namespaces = {
+    create: async (r: NamespaceRecord) => {
+      await this.db
+        .insertInto('namespaces')
+        .values({ sandbox: r.sandbox, code: r.code, name: r.name, id_type: r.idType, description: r.description, created_at: r.createdAt })
+        .execute();
+    },
+    get: async (sandbox: string, code: string) => {
+      const r = await this.db.selectFrom('namespaces').selectAll().where('sandbox', '=', sandbox).where('code', '=', code).executeTakeFirst();
+      return r && toNamespace(r);
+    },
+    list: async (sandbox: string) =>
+      (await this.db.selectFrom('namespaces').selectAll().where('sandbox', '=', sandbox).orderBy('code').execute()).map(toNamespace),
+    update: async (sandbox: string, code: string, changes: Pick<NamespaceRecord, 'name' | 'description'>) => {
+      await this.db
+        .updateTable('namespaces')
+        .set({ name: changes.name, description: changes.description })
+        .where('sandbox', '=', sandbox)
+        .where('code', '=', code)
+        .execute();
+    },
+  };
+
+  readonly fieldGroups = {
+    create: async (r: FieldGroupRecord) => {
+      await this.db
+        .insertInto('field_groups')
+        .values({
+          sandbox: r.sandbox,
+          id: r.id,
+          title: r.title,
+          description: r.description,
+          class_id: r.classId,
+          definition: json(r.definition),
+          created_at: r.createdAt,
+        })
+        .execute();
+    },
+    get: async (sandbox: string, id: string) => {
+      const r = await this.db.selectFrom('field_groups').selectAll().where('sandbox', '=', sandbox).where('id', '=', id).executeTakeFirst();
+      return r && toFieldGroup(r);
+    },
+    list: async (sandbox: string) =>
+      (await this.db.selectFrom('field_groups').selectAll().where('sandbox', '=', sandbox).orderBy('id').execute()).map(toFieldGroup),
+  };
+
+  readonly dataTypes = {
+    create: async (r: DataTypeRecord) => {
+      await this.db
+        .insertInto('data_types')
+        .values({ sandbox: r.sandbox, id: r.id, title: r.title, description: r.description, definition: json(r.definition), created_at: r.createdAt })
+        .execute();
+    },
+    get: async (sandbox: string, id: string) => {
+      const r = await this.db.selectFrom('data_types').selectAll().where('sandbox', '=', sandbox).where('id', '=', id).executeTakeFirst();
+      return r && toDataType(r);
+    },
+    list: async (sandbox: string) =>
+      (await this.db.selectFrom('data_types').selectAll().where('sandbox', '=', sandbox).orderBy('id').execute()).map(toDataType),
+  };
+
+  readonly schemas = {
+    addVersion: async (r: SchemaVersionRecord) => {
+      await this.db.transaction().execute(async (tx) => {
+        const latest = await tx
+          .selectFrom('schema_versions')
+          .select((eb) => eb.fn.max('version').as('version'))
+          .where('sandbox', '=', r.sandbox)
+          .where('schema_id', '=', r.schemaId)
+          .executeTakeFirst();
+        const expected = Number(latest?.version ?? 0) + 1;
+        if (r.version !== expected) throw new Error(`Schema ${r.schemaId}: version ${r.version} does not follow ${expected - 1}`);
+        await tx
+          .insertInto('schema_versions')
+          .values({
+            sandbox: r.sandbox,
+            schema_id: r.schemaId,
+            version: r.version,
+            title: r.title,
+            description: r.description,
+            class_id: r.classId,
+            definition: json(r.definition),
+            resolved: json(r.resolved),
+            created_at: r.createdAt,
+          })
+          .execute();
+      });
+    },
+    get: async (sandbox: string, schemaId: string, version?: number) => {
+      let q = this.db.selectFrom('schema_versions').selectAll().where('sandbox', '=', sandbox).where('schema_id', '=', schemaId);
+      if (version !== undefined) q = q.where('version', '=', version);
+      const r = await q.orderBy('version', 'desc').limit(1).executeTakeFirst();
+      return r && toSchemaVersion(r);
+    },
+    list: async (sandbox: string) => {
+      const rows = await this.db
+        .selectFrom('schema_versions as v')
+        .selectAll('v')
+        .where('v.sandbox', '=', sandbox)
+        .where((eb) =>
+          eb(
+            'v.version',
+            '=',
+            eb
+              .selectFrom('schema_versions as w')
+              .select((e) => e.fn.max('w.version').as('max'))
+              .whereRef('w.sandbox', '=', 'v.sandbox')
+              .whereRef('w.schema_id', '=', 'v.schema_id'),
+          ),
+        )
+        .orderBy('v.created_at')
+        .orderBy('v.schema_id')
+        .execute();
+      return rows.map(toSchemaVersion);
+    },
+    versions: async (sandbox: string, schemaId: string) =>
+      (
+        await this.db
+          .selectFrom('schema_versions')
+          .selectAll()
+          .where('sandbox', '=', sandbox)
+          .where('schema_id', '=', schemaId)
+          .orderBy('version')
+          .execute()
+      ).map(toSchemaVersion),
+  };
+
+  readonly datasets = {
+    create: async (r: DatasetRecord) => {
+      await this.db
+        .insertInto('datasets')
+        .values({
+          sandbox: r.sandbox,
+          id: r.id,
+          name: r.name,
+          table_name: r.tableName,
+          schema_id: r.schemaId,
+          schema_version: r.schemaVersion,
+          profile_enabled: flag(r.profileEnabled),
+          identity_enabled: flag(r.identityEnabled),
+          upsert: flag(r.upsert),
+          created_at: r.createdAt,
+          last_snapshot_id: r.lastSnapshotId,
+        })
+        .execute();
+    },
+    get: async (sandbox: string, id: string) => this.findDataset(sandbox, 'id', id),
+    getByName: async (sandbox: string, name: string) => this.findDataset(sandbox, 'name', name),
+    getByTable: async (sandbox: string, tableName: string) => this.findDataset(sandbox, 'table_name', tableName),
+    list: async (sandbox: string) =>
+      (await this.db.selectFrom('datasets').selectAll().where('sandbox', '=', sandbox).orderBy('name').execute()).map(toDataset),
+    setSchemaVersion: async (sandbox: string, id: string, version: number) => {
+      await this.db.updateTable('datasets').set({ schema_version: version }).where('sandbox', '=', sandbox).where('id', '=', id).execute();
+    },
+    delete: async (sandbox: string, id: string) => {
+      await this.db.transaction().execute(async (tx) => {
+        await tx.deleteFrom('dataset_snapshots').where('sandbox', '=', sandbox).where('dataset_id', '=', id).execute();
+        await tx.deleteFrom('datasets').where('sandbox', '=', sandbox).where('id', '=', id).execute();
+      });
+    },
+  };
+
+  private async findDataset(sandbox: string, column: 'id' | 'name' | 'table_name', value: string): Promise<DatasetRecord | undefined> {
+    const r = await this.db.selectFrom('datasets').selectAll().where('sandbox', '=', sandbox).where(column, '=', value).executeTakeFirst();
+    return r && toDataset(r);
+  }
+
+  readonly snapshots = {
+    begin: async (sandbox: string, datasetId: string, batchId: string, at: string) =>
+      this.db.transaction().execute(async (tx) => {
+        const bumped = await tx
+          .updateTable('datasets')
+          .set((eb) => ({ last_snapshot_id: eb('last_snapshot_id', '+', 1) }))
+          .where('sandbox', '=', sandbox)
+          .where('id', '=', datasetId)
+          .returning('last_snapshot_id')
+          .executeTakeFirst();
+        if (!bumped) throw new Error(`Dataset ${datasetId} does not exist in sandbox ${sandbox}`);
+        const row = {
+          sandbox,
+          dataset_id: datasetId,
+          snapshot_id: Number(bumped.last_snapshot_id),
+          batch_id: batchId,
+          row_count: 0,
+          status: 'pending',
+          created_at: at,
+          committed_at: null,
+        };
+        await tx.insertInto('dataset_snapshots').values(row).execute();
+        return toSnapshot(row);
+      }),
+    commit: async (sandbox: string, datasetId: string, snapshotId: number, rowCount: number, at: string) => {
+      await this.setSnapshot(sandbox, datasetId, snapshotId, { status: 'committed', row_count: rowCount, committed_at: at });
+    },
+    fail: async (sandbox: string, datasetId: string, snapshotId: number, at: string) => {
+      await this.setSnapshot(sandbox, datasetId, snapshotId, { status: 'failed', committed_at: at });
+    },
+    list: async (sandbox: string, datasetId: string) =>
+      (
+        await this.db
+          .selectFrom('dataset_snapshots')
+          .selectAll()
+          .where('sandbox', '=', sandbox)
+          .where('dataset_id', '=', datasetId)
+          .orderBy('snapshot_id')
+          .execute()
+      ).map(toSnapshot),
+  };
+
+  private async setSnapshot(
+    sandbox: string,
+    datasetId: string,
+    snapshotId: number,
+    changes: Partial<Pick<Row<'dataset_snapshots'>, 'status' | 'row_count' | 'committed_at'>>,
+  ): Promise<void> {
+    await this.db
+      .updateTable('dataset_snapshots')
+      .set(changes)
+      .where('sandbox', '=', sandbox)
+      .where('dataset_id', '=', datasetId)
+      .where('snapshot_id', '=', snapshotId)
+      .execute();
+  }
+}
+
+export function openSqliteMetadataStore(file: string): SqlMetadataStore {
+  const database = new Database(file);
+  database.pragma('journal_mode = WAL');
+  database.pragma('busy_timeout = 5000');
+  database.pragma('foreign_keys = ON');
+  return new SqlMetadataStore(new Kysely<MetadataTables>({ dialect: new SqliteDialect({ database }) }), 'sqlite');
+}
+
+export interface PostgresOptions {
+  connectionString: string;
+  /** Schema to keep the tables in (default `public`); tests use one schema per run. */
+  searchPath?: string;
+}
+
+export function openPostgresMetadataStore(options: PostgresOptions): SqlMetadataStore {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: 10,
+    ...(options.searchPath ? { options: `-c search_path=${options.searchPath}` } : {}),
+  });
+  return new SqlMetadataStore(new Kysely<MetadataTables>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
+}

@@ -1,0 +1,123 @@
+/**
+ * Contract suite of the Warehouse port. An implementation runs it by adding a fixture:
+ * `describeWarehouseContract('duckdb', { open, dispose })`.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { ColumnSpec, JsonRecord, Warehouse } from './warehouse.ts';
+
+export interface WarehouseFixture {
+  open(): Promise<Warehouse>;
+  dispose?(): Promise<void>;
+}
+
+/** Nested objects, a map, arrays of scalars and of structs, dates and times: every shape a dataset can have. */
+export const NESTED_COLUMNS: ColumnSpec[] = [
+  { name: '_id', type: { kind: 'string' } },
+  { name: 'timestamp', type: { kind: 'timestamp' } },
+  {
+    name: '_acme',
+    type: {
+      kind: 'struct',
+      fields: [
+        { name: 'membershipNumber', type: { kind: 'string' } },
+        { name: 'mileage', type: { kind: 'integer' } },
+        { name: 'joined', type: { kind: 'date' } },
+        { name: 'active', type: { kind: 'boolean' } },
+        { name: 'score', type: { kind: 'number' } },
+        { name: 'deciles', type: { kind: 'map', value: { kind: 'integer' } } },
+        { name: 'tags', type: { kind: 'list', items: { kind: 'string' } } },
+      ],
+    },
+  },
+  {
+    name: 'productListItems',
+    type: { kind: 'list', items: { kind: 'struct', fields: [{ name: 'SKU', type: { kind: 'string' } }, { name: 'quantity', type: { kind: 'integer' } }] } },
+  },
+];
+
+export const NESTED_RECORD: JsonRecord = {
+  _id: 'evt-1',
+  timestamp: '2026-03-04T05:06:07.089Z',
+  _acme: {
+    membershipNumber: 'C435678623',
+    mileage: 9007199254740991,
+    joined: '2022-01-01',
+    active: true,
+    score: 0.25,
+    deciles: { GOLD: 1, SILVER: 3 },
+    tags: ['a', 'b'],
+  },
+  productListItems: [{ SKU: 'sku-1', quantity: 2 }],
+};
+
+export function describeWarehouseContract(name: string, fixture: WarehouseFixture, skip: string | false = false): void {
+  describe(`Warehouse contract: ${name}`, { skip }, () => {
+    let warehouse: Warehouse;
+    before(async () => {
+      warehouse = await fixture.open();
+    });
+    after(async () => {
+      await warehouse.close();
+      await fixture.dispose?.();
+    });
+
+    it('round-trips nested records unchanged and stamps snapshots', async () => {
+      const sb = await warehouse.sandbox('prod');
+      await sb.createTable('events', NESTED_COLUMNS);
+      assert.equal(await sb.appendRecords('events', [NESTED_RECORD], { snapshotId: 1, batchId: 'b1' }), 1);
+      const sparse: JsonRecord = { _id: 'evt-2', timestamp: '2026-03-05T00:00:00.000Z', _acme: null, productListItems: [] };
+      assert.equal(await sb.appendRecords('events', [sparse], { snapshotId: 2, batchId: 'b2' }), 1);
+      assert.deepEqual(await sb.readRecords('events'), [NESTED_RECORD, sparse]);
+      assert.deepEqual(await sb.readRecords('events', { snapshotId: 2 }), [sparse]);
+      assert.equal(await sb.countRows('events', { snapshotId: 1 }), 1);
+      assert.equal(await sb.appendRecords('events', [], { snapshotId: 3, batchId: 'b3' }), 0);
+    });
+
+    it('describes tables with the types they were created with', async () => {
+      const sb = await warehouse.sandbox('prod');
+      assert.deepEqual(await sb.describeTable('events'), NESTED_COLUMNS);
+      assert.deepEqual(await sb.listTables(), ['events']);
+    });
+
+    it('addresses nested fields with dots in SQL and returns JSON-safe values', async () => {
+      const sb = await warehouse.sandbox('prod');
+      const result = await sb.query(
+        `SELECT _acme.membershipNumber AS m, _acme.deciles['GOLD'] AS gold, count(*) OVER () AS n FROM events WHERE _id = $id`,
+        { id: 'evt-1' },
+      );
+      assert.deepEqual(result.rows, [{ m: 'C435678623', gold: 1, n: 1 }]);
+      assert.deepEqual(result.columns.map((c) => c.name), ['m', 'gold', 'n']);
+      const big = await sb.query(`SELECT 9007199254740993::BIGINT AS big, 2::HUGEINT AS small`);
+      assert.deepEqual(big.rows, [{ big: '9007199254740993', small: 2 }]);
+    });
+
+    it('adds columns and widens structs, keeping existing rows', async () => {
+      const sb = await warehouse.sandbox('prod');
+      await sb.addColumn('events', 'eventType', { kind: 'string' });
+      const widened = structuredClone(NESTED_COLUMNS[3]!.type);
+      if (widened.kind === 'list' && widened.items.kind === 'struct') widened.items.fields.push({ name: 'name', type: { kind: 'string' } });
+      await sb.widenColumn('events', 'productListItems', widened);
+      const [first] = await sb.readRecords('events', { limit: 1 });
+      assert.equal(first?.eventType, null);
+      assert.deepEqual(first?.productListItems, [{ SKU: 'sku-1', quantity: 2, name: null }]);
+    });
+
+    it('keeps sandboxes apart and drops one without touching another', async () => {
+      const dev = await warehouse.sandbox('dev');
+      assert.deepEqual(await dev.listTables(), []);
+      await dev.createTable('events', [{ name: 'x', type: { kind: 'integer' } }]);
+      await assert.rejects(dev.query(`SELECT _acme FROM events`));
+      await warehouse.dropSandbox('dev');
+      const again = await warehouse.sandbox('dev');
+      assert.deepEqual(await again.listTables(), []);
+      assert.deepEqual(await (await warehouse.sandbox('prod')).listTables(), ['events']);
+    });
+
+    it('refuses invalid table names and reports engine errors as RT_WAREHOUSE_FAILED', async () => {
+      const sb = await warehouse.sandbox('prod');
+      await assert.rejects(sb.createTable('bad name; drop', []), { code: 'RT_WAREHOUSE_FAILED' });
+      await assert.rejects(sb.query('SELEC 1'), { code: 'RT_WAREHOUSE_FAILED' });
+    });
+  });
+}

@@ -1,0 +1,77 @@
+/**
+ * Warehouse port: where dataset rows live and SQL runs. One isolated database per sandbox.
+ *
+ * Domain code describes columns with the engine-neutral `ColumnType` tree below; an adapter maps it to its own
+ * types (DuckDB STRUCT/MAP/LIST, ClickHouse Tuple/Map/Array) and decodes values back into plain JSON.
+ * Every dataset table also carries the system columns in `SYSTEM_COLUMNS`, which readers strip.
+ */
+
+export type ScalarKind = 'string' | 'boolean' | 'integer' | 'number' | 'date' | 'timestamp';
+
+export type ColumnType =
+  | { kind: ScalarKind }
+  | { kind: 'struct'; fields: ColumnSpec[] }
+  | { kind: 'map'; value: ColumnType }
+  | { kind: 'list'; items: ColumnType };
+
+export interface ColumnSpec {
+  name: string;
+  type: ColumnType;
+}
+
+/** Written by the warehouse on every append; `_rt_snapshot_id` makes `SNAPSHOT SINCE/AS OF` possible. */
+export const SYSTEM_COLUMNS = ['_rt_snapshot_id', '_rt_batch_id', '_rt_ingested_at'] as const;
+
+export interface WriteStamp {
+  snapshotId: number;
+  batchId: string;
+}
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonRecord = { [key: string]: JsonValue };
+
+export interface QueryColumn {
+  name: string;
+  /** The engine's own type name, e.g. `STRUCT(a BIGINT)`. */
+  type: string;
+}
+
+export interface QueryResult {
+  columns: QueryColumn[];
+  /** Rows as JSON-safe objects: big integers as numbers when safe (strings otherwise), times as ISO strings, maps as objects. */
+  rows: JsonRecord[];
+}
+
+export interface ReadOptions {
+  limit?: number;
+  offset?: number;
+  /** Only rows written by this snapshot. */
+  snapshotId?: number;
+}
+
+export interface SandboxWarehouse {
+  readonly sandbox: string;
+  /** A folder the engine may read files from (uploads are staged here before a bulk load). */
+  readonly stagingDir: string;
+  createTable(table: string, columns: ColumnSpec[]): Promise<void>;
+  addColumn(table: string, column: string, type: ColumnType): Promise<void>;
+  /** Widens a column to a type with more struct fields (anywhere inside it); existing values get nulls there. */
+  widenColumn(table: string, column: string, type: ColumnType): Promise<void>;
+  dropTable(table: string): Promise<void>;
+  listTables(): Promise<string[]>;
+  describeTable(table: string): Promise<ColumnSpec[]>;
+  /** Bulk-appends JSON records (keys = column names) stamped with a snapshot; returns rows written. */
+  appendRecords(table: string, records: readonly JsonRecord[], stamp: WriteStamp): Promise<number>;
+  /** Reads records back as JSON, without system columns, in write order. */
+  readRecords(table: string, options?: ReadOptions): Promise<JsonRecord[]>;
+  countRows(table: string, options?: Pick<ReadOptions, 'snapshotId'>): Promise<number>;
+  query(sql: string, params?: Record<string, string | number | boolean | null>): Promise<QueryResult>;
+}
+
+export interface Warehouse {
+  /** Opens the sandbox's database, creating it on first use. */
+  sandbox(name: string): Promise<SandboxWarehouse>;
+  /** Closes and deletes the sandbox's database and staging files. */
+  dropSandbox(name: string): Promise<void>;
+  close(): Promise<void>;
+}
