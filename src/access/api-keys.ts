@@ -6,7 +6,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isoNow, type Clock } from '../core/clock.ts';
 import { RoundtripError } from '../core/errors.ts';
 import { newSecret } from '../core/ids.ts';
-import type { ApiKeyRecord, MetadataStore, Role } from '../ports/metadata-store.ts';
+import type { ApiKeyRecord, MetadataStore } from '../ports/metadata-store.ts';
 import type { AuditLog } from './audit.ts';
 import type { Principal } from './principal.ts';
 import { isRole } from './roles.ts';
@@ -47,7 +47,7 @@ export class ApiKeys {
     const record: ApiKeyRecord = {
       id: `key_${id}`,
       name: input.name,
-      role: input.role as Role,
+      role: input.role,
       sandboxes,
       secretHash: hash(secret),
       createdAt: isoNow(this.clock),

@@ -144,7 +144,7 @@ export class SchemaRegistry {
   // Field groups -----------------------------------------------------------------------------------------
 
   async listFieldGroups(sandbox: string): Promise<FieldGroupViewT[]> {
-    const standard = STANDARD_FIELD_GROUPS.map((g) => ({ id: g.id, title: g.title, description: '', class: g.classId, standard: true, fields: g.properties as Record<string, unknown> }));
+    const standard = STANDARD_FIELD_GROUPS.map((g) => ({ id: g.id, title: g.title, description: '', class: g.classId, standard: true, fields: g.properties }));
     const custom = (await this.metadata.fieldGroups.list(sandbox)).map((g) => ({
       id: g.id,
       title: g.title,
@@ -239,7 +239,7 @@ export class SchemaRegistry {
       version,
       title: input.title,
       description: input.description ?? '',
-      classId: input.class as XdmClassId,
+      classId: input.class,
       definition: asJson(input),
       resolved: asJson(resolved),
       createdAt: isoNow(this.clock),

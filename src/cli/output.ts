@@ -7,8 +7,7 @@ export type Row = Record<string, unknown>;
 
 function cell(value: unknown): string {
   if (value === null || value === undefined) return '';
-  if (typeof value === 'object') return JSON.stringify(value);
-  return String(value as string | number | boolean);
+  return typeof value === 'string' ? value : (JSON.stringify(value) ?? '');
 }
 
 export function table(rows: Row[], columns?: string[]): string {

@@ -65,7 +65,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Partial<Config> {
     if (raw === undefined || raw === '') continue;
     out[key] = NUMERIC_KEYS.has(key) && /^-?\d+$/.test(raw) ? Number(raw) : raw;
   }
-  return out as Partial<Config>;
+  return out;
 }
 
 function readConfigFile(file: string): Partial<Config> {

@@ -53,6 +53,8 @@ export const ERROR_CODES = {
   RT_DATASET_UPSERT_NEEDS_PROFILE: { status: 400, meaning: 'Upsert is only available on profile-enabled datasets of the Individual Profile class.' },
   RT_RECORD_INVALID: { status: 400, meaning: "A record does not match its dataset's schema; `details` names the field path." },
   RT_WAREHOUSE_FAILED: { status: 500, meaning: 'The warehouse refused a statement; the message has its words.' },
+  // Synthetic data
+  RT_GENERATE_OPTIONS_INVALID: { status: 400, meaning: 'An option of `roundtrip generate` is out of range (profiles, months, seed, format).' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

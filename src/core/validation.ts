@@ -33,7 +33,10 @@ const compiled = new WeakMap<object, ValidateFunction>();
 export function compileSchema(schema: object): ValidateFunction {
   let validate = compiled.get(schema);
   if (!validate) {
-    validate = sharedAjv.compile(schema);
+    // Without `$id`, Ajv does not register the schema globally: versions of one schema share an id, and
+    // registering each would both collide and keep every compiled schema alive forever.
+    const { $id: _id, ...anonymous } = schema as { $id?: string };
+    validate = sharedAjv.compile(anonymous);
     compiled.set(schema, validate);
   }
   return validate;

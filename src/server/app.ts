@@ -63,12 +63,12 @@ export async function buildApp(platform: Platform, options: AppOptions): Promise
           properties: { [SANDBOX_HEADER]: { type: 'string', description: 'Sandbox to act in (default prod)' } },
         };
       }
-      return { schema: transformed as never, url };
+      return { schema: transformed, url };
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  installAuth(app as unknown as FastifyInstance, platform, options.auth);
+  installAuth(app, platform, options.auth);
   systemRoutes(app);
   accessRoutes(app, platform);
   sandboxRoutes(app, platform);

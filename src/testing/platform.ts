@@ -7,13 +7,17 @@ import { initDataDir, openPlatform, type Platform } from '../platform/platform.t
 import { buildApp, type App } from '../server/app.ts';
 import { tempDir } from './temp.ts';
 
+/** Response bodies in tests are read freely; the assertions are the type check. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- arbitrary JSON bodies
+export type Json = any;
+
 export interface TestPlatform {
   platform: Platform;
   app: App;
   adminToken: string;
   config: Config;
   /** JSON request as the given key (admin by default) in the given sandbox. */
-  call(method: string, url: string, options?: { body?: unknown; token?: string | null; sandbox?: string }): Promise<{ status: number; body: any }>;
+  call(method: string, url: string, options?: { body?: unknown; token?: string | null; sandbox?: string }): Promise<{ status: number; body: Json }>;
   dispose(): Promise<void>;
 }
 

@@ -98,7 +98,8 @@ export const jsonValueConverter: DuckDBValueConverter<JsonValue> = (value, type,
   if (type instanceof DuckDBMapType) {
     const out: Record<string, JsonValue> = {};
     for (const entry of (value as DuckDBMapValue).entries) {
-      out[String(converter(entry.key, type.keyType, converter))] = converter(entry.value, type.valueType, converter);
+      const key = converter(entry.key, type.keyType, converter);
+      out[typeof key === 'string' ? key : JSON.stringify(key)] = converter(entry.value, type.valueType, converter);
     }
     return out;
   }

@@ -95,7 +95,7 @@ class DuckDBSandboxWarehouse implements SandboxWarehouse {
 
   async listTables(): Promise<string[]> {
     const result = await this.query(`SELECT table_name FROM duckdb_tables() WHERE NOT internal ORDER BY table_name`);
-    return result.rows.map((r) => String(r.table_name));
+    return result.rows.map((r) => r.table_name as string);
   }
 
   async describeTable(table: string): Promise<ColumnSpec[]> {
@@ -153,7 +153,7 @@ class DuckDBSandboxWarehouse implements SandboxWarehouse {
       const types = reader.columnTypes();
       return {
         columns: names.map((name, i) => ({ name, type: types[i]!.toString() })),
-        rows: reader.convertRowObjects(jsonValueConverter) as JsonRecord[],
+        rows: reader.convertRowObjects(jsonValueConverter),
       };
     });
   }

@@ -131,7 +131,7 @@ export class SqlMetadataStore implements MetadataStore {
   async migrate(): Promise<void> {
     const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.dialect) });
     const { error } = await migrator.migrateToLatest();
-    if (error) throw error instanceof Error ? error : new Error(String(error));
+    if (error) throw error instanceof Error ? error : new Error(`Metadata migration failed: ${JSON.stringify(error)}`);
   }
 
   async close(): Promise<void> {

@@ -72,7 +72,7 @@ export function checkField(value: unknown, path: string): FieldIssue[] {
 
 function checkString(value: Record<string, unknown>, path: string): FieldIssue[] {
   const issues: FieldIssue[] = [];
-  if (value.format !== undefined && !FORMATS.has(String(value.format))) {
+  if (value.format !== undefined && (typeof value.format !== 'string' || !FORMATS.has(value.format))) {
     issues.push({ path: `${path}.format`, message: 'must be one of date, date-time, email, uri, uuid' });
   }
   if (value.enum !== undefined && (!Array.isArray(value.enum) || value.enum.some((e) => typeof e !== 'string'))) {
@@ -80,7 +80,8 @@ function checkString(value: Record<string, unknown>, path: string): FieldIssue[]
   }
   if (value.pattern !== undefined) {
     try {
-      new RegExp(String(value.pattern), 'u');
+      if (typeof value.pattern !== 'string') throw new TypeError('pattern must be a string');
+      new RegExp(value.pattern, 'u');
     } catch {
       issues.push({ path: `${path}.pattern`, message: 'is not a valid regular expression' });
     }

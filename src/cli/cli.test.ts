@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import { LOYALTY_RECORD, LOYALTY_SCHEMA } from '../testing/fixtures.ts';
+import { tempDir } from '../testing/temp.ts';
+
+const BIN = path.resolve(import.meta.dirname, '../../bin/roundtrip.js');
+const run = promisify(execFile);
+
+describe('roundtrip CLI', () => {
+  const temp = tempDir();
+  const dataDir = path.join(temp.dir, 'data');
+  // The CLI must not pick up a PostgreSQL URL meant for other tests.
+  const env = { ...process.env, ROUNDTRIP_DATA_DIR: dataDir, DATABASE_URL: '', ROUNDTRIP_API_KEY: '', ROUNDTRIP_LOG_LEVEL: 'warn' };
+  const cli = async (...args: string[]) => {
+    try {
+      const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const e = error as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  };
+  let adminToken = '';
+  before(async () => {
+    const init = await cli('init');
+    assert.equal(init.code, 0, init.stderr);
+    adminToken = /rt_[0-9a-f]{16}_[A-Za-z0-9_-]{32}/.exec(init.stdout)![0];
+  });
+  after(() => temp.remove());
+
+  it('lists every command with one line of help', async () => {
+    const { stdout } = await cli('--help');
+    for (const command of ['init', 'serve', 'sandbox', 'key', 'audit', 'namespace', 'schema', 'dataset']) assert.match(stdout, new RegExp(`\\n  ${command}\\b[^\\n]*\\S`));
+  });
+
+  it('refuses to initialise twice, with a stable code and exit status 1', async () => {
+    const again = await cli('init');
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /^RT_DATA_DIR_EXISTS: /);
+    assert.ok(!again.stderr.includes('    at '), 'no stack trace');
+  });
+
+  it('does the admin actions on the data directory itself when no server runs', async () => {
+    assert.equal((await cli('sandbox', 'create', 'dev')).code, 0);
+    const sandboxes = JSON.parse((await cli('--json', 'sandbox', 'list')).stdout) as { name: string }[];
+    assert.deepEqual(sandboxes.map((s) => s.name), ['dev', 'prod']);
+    const schemaFile = path.join(temp.dir, 'schema.json');
+    writeFileSync(schemaFile, JSON.stringify(LOYALTY_SCHEMA));
+    const schema = JSON.parse((await cli('--json', '--sandbox', 'dev', 'schema', 'create', '--file', schemaFile)).stdout) as { id: string };
+    assert.equal((await cli('--sandbox', 'dev', 'dataset', 'create', 'members', '--schema', schema.id, '--profile')).code, 0);
+    const recordsFile = path.join(temp.dir, 'records.jsonl');
+    writeFileSync(recordsFile, [LOYALTY_RECORD, LOYALTY_RECORD].map((r) => JSON.stringify(r)).join('\n'));
+    const write = JSON.parse((await cli('--json', '--sandbox', 'dev', 'dataset', 'write', 'members', recordsFile)).stdout) as { rowCount: number }[];
+    assert.equal(write[0]!.rowCount, 2);
+    const snapshots = JSON.parse((await cli('--json', '--sandbox', 'dev', 'dataset', 'snapshots', 'members')).stdout) as { snapshotId: number }[];
+    assert.deepEqual(snapshots.map((s) => s.snapshotId), [1]);
+    const missing = await cli('--sandbox', 'nowhere', 'dataset', 'list');
+    assert.deepEqual([missing.code, missing.stderr.split(':')[0]], [1, 'RT_SANDBOX_NOT_FOUND']);
+  });
+
+  it('talks to the running server that owns the directory, with an API key', async () => {
+    const server = spawn(process.execPath, [BIN, 'serve', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const serverFile = path.join(dataDir, 'server.json');
+      for (let i = 0; i < 100 && !existsSync(serverFile); i++) await new Promise((r) => setTimeout(r, 100));
+      const { url } = JSON.parse(readFileSync(serverFile, 'utf8')) as { url: string };
+      const health = await fetch(`${url}/health`);
+      assert.equal(health.status, 200);
+      const noKey = await cli('sandbox', 'list');
+      assert.match(noKey.stderr, /^RT_AUTH_MISSING: A server at http/);
+      const whoami = JSON.parse((await cli('--json', '--api-key', adminToken, 'whoami')).stdout) as { id: string; role: string }[];
+      assert.deepEqual([whoami[0]!.id.startsWith('key_'), whoami[0]!.role], [true, 'admin'], 'remote mode authenticates as the key, not the local operator');
+      const created = JSON.parse((await cli('--json', '--api-key', adminToken, 'key', 'create', '--name', 'bi', '--role', 'viewer', '--scope', 'dev')).stdout) as { token: string; key: { sandboxes: string[] } };
+      assert.deepEqual(created.key.sandboxes, ['dev']);
+      const viewer = await cli('--api-key', created.token, 'schema', 'list');
+      assert.match(viewer.stderr, /^RT_FORBIDDEN_ROLE/);
+    } finally {
+      const exited = new Promise((resolve) => server.once('exit', resolve));
+      server.kill('SIGTERM');
+      await exited;
+    }
+    assert.ok(!existsSync(path.join(dataDir, 'server.json')), 'the server removes its server.json on shutdown');
+    const local = JSON.parse((await cli('--json', 'whoami')).stdout) as { id: string }[];
+    assert.equal(local[0]!.id, 'local');
+  });
+});
