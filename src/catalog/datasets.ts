@@ -7,11 +7,11 @@ import { isDeepStrictEqual } from 'node:util';
 import type { AuditLog } from '../access/audit.ts';
 import type { Principal } from '../access/principal.ts';
 import { isoNow, type Clock } from '../core/clock.ts';
-import { RoundtripError, type FieldIssue } from '../core/errors.ts';
+import { RoundtripError } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
-import { compileSchema, toIssues } from '../core/validation.ts';
+import { recordChecker, type RecordChecker, type RecordIssue, type RecordLimits } from '../ingest/record-checks.ts';
 import type { DatasetRecord, MetadataStore, SnapshotRecord } from '../ports/metadata-store.ts';
-import type { JsonRecord, ReadOptions, Warehouse } from '../ports/warehouse.ts';
+import type { JsonRecord, ReadOptions, SandboxWarehouse, Warehouse, WriteStamp } from '../ports/warehouse.ts';
 import type { DatasetInput } from './payloads.ts';
 import type { SchemaRegistry } from './schema-registry.ts';
 import { hasIdentityMap, primaryIdentity, type ResolvedSchema } from './xdm/compose.ts';
@@ -29,8 +29,17 @@ export function tableNameFor(name: string): string {
   return name.trim().toLowerCase().replace(/[^a-z0-9_]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 63);
 }
 
+export interface CheckedRecords {
+  valid: JsonRecord[];
+  /** Index in the input and the problems of each refused record. */
+  invalid: { index: number; issues: RecordIssue[] }[];
+}
+
+/** Writes rows stamped with a snapshot into the dataset's table; returns how many it wrote. */
+export type AppendWork = (target: { table: string; warehouse: SandboxWarehouse; stamp: WriteStamp }) => Promise<number>;
+
 export class Datasets {
-  private readonly validators = new Map<string, ReturnType<typeof compileSchema>>();
+  private readonly checkers = new Map<string, RecordChecker>();
 
   constructor(
     private readonly metadata: MetadataStore,
@@ -38,6 +47,7 @@ export class Datasets {
     private readonly registry: SchemaRegistry,
     private readonly audit: AuditLog,
     private readonly clock: Clock,
+    private readonly limits: RecordLimits,
   ) {
     registry.onNewVersion((sandbox, schemaId, resolved) => this.followSchema(sandbox, schemaId, resolved));
   }
@@ -97,45 +107,67 @@ export class Datasets {
     await this.audit.record(actor, { sandbox, action: 'dataset.delete', resourceType: 'dataset', resourceId: dataset.id });
   }
 
-  /** Checks records against the dataset's schema; returns the problems of each bad record by index. */
-  async validate(sandbox: string, dataset: DatasetRecord, records: readonly unknown[]): Promise<{ index: number; issues: FieldIssue[] }[]> {
+  /** The coercing validator of the dataset's current schema version (compiled once per version). */
+  async checker(sandbox: string, dataset: DatasetRecord): Promise<RecordChecker> {
     const key = `${sandbox}/${dataset.schemaId}@${dataset.schemaVersion}`;
-    let validate = this.validators.get(key);
-    if (!validate) {
-      validate = compileSchema(await this.registry.getResolved(sandbox, dataset.schemaId, dataset.schemaVersion));
-      this.validators.set(key, validate);
+    let checker = this.checkers.get(key);
+    if (!checker) {
+      checker = recordChecker(await this.registry.getResolved(sandbox, dataset.schemaId, dataset.schemaVersion), this.limits);
+      this.checkers.set(key, checker);
     }
-    const bad: { index: number; issues: FieldIssue[] }[] = [];
-    records.forEach((record, index) => {
-      if (!validate(record)) bad.push({ index, issues: toIssues(validate.errors) });
+    return checker;
+  }
+
+  /** Coerces and validates records against the dataset's schema, splitting the good from the bad. */
+  async check(sandbox: string, dataset: DatasetRecord, records: readonly unknown[]): Promise<CheckedRecords> {
+    const checker = await this.checker(sandbox, dataset);
+    const out: CheckedRecords = { valid: [], invalid: [] };
+    records.forEach((raw, index) => {
+      const result = checker.check(raw);
+      if (result.ok) out.valid.push(result.record);
+      else out.invalid.push({ index, issues: result.issues });
     });
-    return bad;
+    return out;
   }
 
   /**
-   * Writes valid records as one snapshot. All or nothing: a record that does not match the schema refuses the
-   * write (batch ingestion, which keeps failed records aside, builds on this).
+   * Runs one write as the dataset's next snapshot: allocates the id, lets `work` append the stamped rows
+   * (JSON records or a bulk `INSERT … SELECT`), then commits the snapshot with its row count, or marks it failed.
    */
-  async write(actor: Principal, sandbox: string, ref: string, records: readonly JsonRecord[], batchId = newId('batch')): Promise<WriteOutcome> {
-    const dataset = await this.get(sandbox, ref);
-    const bad = await this.validate(sandbox, dataset, records);
-    if (bad.length) {
-      const first = bad[0]!;
-      const issue = first.issues[0];
-      throw new RoundtripError('RT_RECORD_INVALID', `Record ${first.index}: ${issue?.path || '(root)'} ${issue?.message ?? 'is invalid'}.`, {
-        records: bad.slice(0, 100).map((b) => ({ index: b.index, issues: b.issues })),
-      });
-    }
+  async appendWith(actor: Principal, sandbox: string, dataset: DatasetRecord, batchId: string, work: AppendWork): Promise<WriteOutcome> {
     const snapshot = await this.metadata.snapshots.begin(sandbox, dataset.id, batchId, isoNow(this.clock));
     try {
-      const rowCount = await (await this.warehouse.sandbox(sandbox)).appendRecords(dataset.tableName, records, { snapshotId: snapshot.snapshotId, batchId });
+      const warehouse = await this.warehouse.sandbox(sandbox);
+      const rowCount = await work({ table: dataset.tableName, warehouse, stamp: { snapshotId: snapshot.snapshotId, batchId } });
       await this.metadata.snapshots.commit(sandbox, dataset.id, snapshot.snapshotId, rowCount, isoNow(this.clock));
-      await this.audit.record(actor, { sandbox, action: 'dataset.write', resourceType: 'dataset', resourceId: dataset.id, details: { snapshotId: snapshot.snapshotId, rowCount } });
+      await this.audit.record(actor, { sandbox, action: 'dataset.write', resourceType: 'dataset', resourceId: dataset.id, details: { snapshotId: snapshot.snapshotId, batchId, rowCount } });
       return { datasetId: dataset.id, snapshotId: snapshot.snapshotId, batchId, rowCount };
     } catch (error) {
       await this.metadata.snapshots.fail(sandbox, dataset.id, snapshot.snapshotId, isoNow(this.clock));
       throw error;
     }
+  }
+
+  /** Appends records that already passed `check` as one snapshot. */
+  appendChecked(actor: Principal, sandbox: string, dataset: DatasetRecord, records: readonly JsonRecord[], batchId: string): Promise<WriteOutcome> {
+    return this.appendWith(actor, sandbox, dataset, batchId, ({ table, warehouse, stamp }) => warehouse.appendRecords(table, records, stamp));
+  }
+
+  /**
+   * Writes records as one snapshot. All or nothing: a record that does not match the schema refuses the whole
+   * write (batch and streaming ingestion keep bad records aside instead).
+   */
+  async write(actor: Principal, sandbox: string, ref: string, records: readonly JsonRecord[], batchId = newId('batch')): Promise<WriteOutcome> {
+    const dataset = await this.get(sandbox, ref);
+    const { valid, invalid } = await this.check(sandbox, dataset, records);
+    if (invalid.length) {
+      const first = invalid[0]!;
+      const issue = first.issues[0];
+      throw new RoundtripError('RT_RECORD_INVALID', `Record ${first.index}: ${issue?.path || '(root)'} ${issue?.message ?? 'is invalid'} (${issue?.code}).`, {
+        records: invalid.slice(0, 100),
+      });
+    }
+    return this.appendChecked(actor, sandbox, dataset, valid, batchId);
   }
 
   async read(sandbox: string, ref: string, options: ReadOptions = {}): Promise<JsonRecord[]> {

@@ -18,6 +18,8 @@ export const ConfigSchema = Type.Object(
     duckdbThreads: Type.Integer({ minimum: 1, maximum: 256, description: 'DuckDB worker threads per sandbox database.' }),
     duckdbMemoryLimit: Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?\\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$', description: 'DuckDB memory limit per sandbox database.' }),
     bodyLimitBytes: Type.Integer({ minimum: 1024, description: 'Largest HTTP request body accepted.' }),
+    eventRecordLimitBytes: Type.Integer({ minimum: 256, description: 'Largest ExperienceEvent record accepted (JSON bytes).' }),
+    profileRecordLimitBytes: Type.Integer({ minimum: 256, description: 'Largest profile record accepted (JSON bytes).' }),
     logLevel: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('silent')]),
   },
   { additionalProperties: false },
@@ -33,6 +35,8 @@ export const DEFAULT_CONFIG: Config = {
   duckdbThreads: 2,
   duckdbMemoryLimit: '4GB',
   bodyLimitBytes: 64 * 1024 * 1024,
+  eventRecordLimitBytes: 10 * 1024,
+  profileRecordLimitBytes: 100 * 1024,
   logLevel: 'info',
 };
 
@@ -46,10 +50,12 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   ROUNDTRIP_DUCKDB_THREADS: 'duckdbThreads',
   ROUNDTRIP_DUCKDB_MEMORY_LIMIT: 'duckdbMemoryLimit',
   ROUNDTRIP_BODY_LIMIT: 'bodyLimitBytes',
+  ROUNDTRIP_EVENT_RECORD_LIMIT: 'eventRecordLimitBytes',
+  ROUNDTRIP_PROFILE_RECORD_LIMIT: 'profileRecordLimitBytes',
   ROUNDTRIP_LOG_LEVEL: 'logLevel',
 };
 
-const NUMERIC_KEYS = new Set<keyof Config>(['port', 'duckdbThreads', 'bodyLimitBytes']);
+const NUMERIC_KEYS = new Set<keyof Config>(['port', 'duckdbThreads', 'bodyLimitBytes', 'eventRecordLimitBytes', 'profileRecordLimitBytes']);
 
 export interface ConfigSources {
   env?: NodeJS.ProcessEnv;

@@ -53,6 +53,23 @@ export const ERROR_CODES = {
   RT_DATASET_UPSERT_NEEDS_PROFILE: { status: 400, meaning: 'Upsert is only available on profile-enabled datasets of the Individual Profile class.' },
   RT_RECORD_INVALID: { status: 400, meaning: "A record does not match its dataset's schema; `details` names the field path." },
   RT_WAREHOUSE_FAILED: { status: 500, meaning: 'The warehouse refused a statement; the message has its words.' },
+  // Ingestion: batches, streaming, failed records
+  RT_BATCH_NOT_FOUND: { status: 404, meaning: 'No batch has this id in the sandbox.' },
+  RT_BATCH_STATE: { status: 409, meaning: 'The batch is not in a state that allows this (files are only added while it is loading).' },
+  RT_BATCH_FILE_INVALID: { status: 400, meaning: 'An uploaded file or chunk is empty, out of order, or larger than allowed.' },
+  RT_INGEST_FORMAT_UNSUPPORTED: { status: 400, meaning: 'The input format is not one of json, jsonl, csv, parquet.' },
+  RT_INGEST_OVERLOADED: { status: 429, meaning: 'The ingestion queue is full; retry after the number of seconds in Retry-After.' },
+  RT_STREAM_CONNECTION_NOT_FOUND: { status: 404, meaning: 'No streaming connection has this id.' },
+  RT_RECORD_TOO_LARGE: { status: 413, meaning: 'A record is larger than the limit of its class (ExperienceEvent 10 KB, profile 100 KB by default).' },
+  RT_RECORD_MALFORMED: { status: 400, meaning: 'A row could not be parsed (bad JSON line, broken CSV row).' },
+  RT_FIELD_REQUIRED: { status: 400, meaning: 'A required field is missing.' },
+  RT_FIELD_TYPE: { status: 400, meaning: 'A field has the wrong type and no coercion rule applies (booleans and arrays are never converted).' },
+  RT_FIELD_ENUM: { status: 400, meaning: 'A field holds a value outside its enum.' },
+  RT_FIELD_FORMAT: { status: 400, meaning: 'A field does not match its format (date, date-time as ISO 8601 or epoch ms, email, uri, uuid).' },
+  RT_FIELD_PATTERN: { status: 400, meaning: 'A string field does not match its pattern.' },
+  RT_FIELD_RANGE: { status: 400, meaning: 'A number is outside its minimum/maximum.' },
+  RT_FIELD_LENGTH: { status: 400, meaning: 'A string is shorter or longer than allowed.' },
+  RT_FIELD_UNKNOWN: { status: 400, meaning: 'A record has a field its schema does not define.' },
   // Synthetic data
   RT_GENERATE_OPTIONS_INVALID: { status: 400, meaning: 'An option of `roundtrip generate` is out of range (profiles, months, seed, format).' },
 } as const satisfies Record<string, { status: number; meaning: string }>;

@@ -12,6 +12,7 @@ import { openPostgresMetadataStore, openSqliteMetadataStore } from '../adapters/
 import { Datasets } from '../catalog/datasets.ts';
 import { PRODUCTION_SANDBOX, Sandboxes } from '../catalog/sandboxes.ts';
 import { SchemaRegistry } from '../catalog/schema-registry.ts';
+import { FailedRecords } from '../ingest/failed-records.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import { RoundtripError } from '../core/errors.ts';
@@ -25,6 +26,7 @@ export class Platform {
   readonly sandboxes: Sandboxes;
   readonly registry: SchemaRegistry;
   readonly datasets: Datasets;
+  readonly failedRecords: FailedRecords;
 
   constructor(
     readonly config: Config,
@@ -36,7 +38,8 @@ export class Platform {
     this.apiKeys = new ApiKeys(metadata, this.audit, clock);
     this.sandboxes = new Sandboxes(metadata, warehouse, this.audit, clock);
     this.registry = new SchemaRegistry(metadata, this.audit, clock, config.tenant);
-    this.datasets = new Datasets(metadata, warehouse, this.registry, this.audit, clock);
+    this.datasets = new Datasets(metadata, warehouse, this.registry, this.audit, clock, config);
+    this.failedRecords = new FailedRecords(warehouse, clock);
   }
 
   async close(): Promise<void> {

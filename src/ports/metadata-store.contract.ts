@@ -141,6 +141,34 @@ export function describeMetadataStoreContract(name: string, fixture: MetadataSto
       await assert.rejects(store.snapshots.begin('prod', 'missing', 'b', T0));
     });
 
+    it('tracks batches through their states, newest first', async () => {
+      const batch = {
+        sandbox: 'prod', id: 'b1', datasetId: 'ds_1', status: 'loading' as const, inputFormat: 'csv', options: { failureThreshold: 0.1 }, files: [],
+        rowsRead: 0, rowsWritten: 0, rowsRejected: 0, snapshotId: null, errorCode: null, errorMessage: null, createdBy: 'key_a',
+        createdAt: T0, updatedAt: T0, completedAt: null,
+      };
+      await store.batches.create(batch);
+      await store.batches.create({ ...batch, id: 'b2', createdAt: '2026-01-02T00:00:00.000Z' });
+      await store.batches.update('prod', 'b1', { status: 'success', rowsRead: 10, rowsWritten: 9, rowsRejected: 1, snapshotId: 4, files: [{ name: 'a.csv', bytes: 10 }], completedAt: T0 });
+      const done = await store.batches.get('prod', 'b1');
+      assert.deepEqual([done?.status, done?.rowsRead, done?.rowsWritten, done?.rowsRejected, done?.snapshotId], ['success', 10, 9, 1, 4]);
+      assert.deepEqual(done?.files, [{ name: 'a.csv', bytes: 10 }]);
+      assert.deepEqual(done?.options, { failureThreshold: 0.1 });
+      assert.deepEqual((await store.batches.list('prod')).map((b) => b.id), ['b2', 'b1']);
+      assert.deepEqual((await store.batches.list('prod', { status: 'success' })).map((b) => b.id), ['b1']);
+      assert.equal(await store.batches.get('dev', 'b1'), undefined);
+    });
+
+    it('keeps streaming connections addressable by id and revocable', async () => {
+      await store.streamingConnections.create({
+        sandbox: 'prod', id: 'conn_1', name: 'web', kind: 'segment', datasets: { event: 'ds_1' }, secretHash: 'h', createdBy: 'key_a', createdAt: T0, revokedAt: null,
+      });
+      assert.deepEqual((await store.streamingConnections.get('conn_1'))?.datasets, { event: 'ds_1' });
+      await store.streamingConnections.revoke('conn_1', T0);
+      assert.equal((await store.streamingConnections.get('conn_1'))?.revokedAt, T0);
+      assert.equal((await store.streamingConnections.list('dev')).length, 0);
+    });
+
     it('purges one sandbox without touching another', async () => {
       await store.purgeSandbox('dev');
       assert.equal((await store.datasets.list('dev')).length, 0);

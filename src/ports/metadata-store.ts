@@ -123,6 +123,72 @@ export interface SnapshotRecord {
   committedAt: string | null;
 }
 
+export type BatchStatus = 'loading' | 'processing' | 'success' | 'failed' | 'aborted';
+
+export interface BatchRecord {
+  sandbox: string;
+  id: string;
+  datasetId: string;
+  status: BatchStatus;
+  /** json, jsonl, csv or parquet; `stream` for batches that streaming ingestion commits. */
+  inputFormat: string;
+  /** Format options and the rejected-share threshold, as given at creation. */
+  options: JsonValue;
+  /** Uploaded files: name, bytes, completeness. */
+  files: JsonValue;
+  rowsRead: number;
+  rowsWritten: number;
+  rowsRejected: number;
+  snapshotId: number | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+  completedAt: string | null;
+}
+
+export type BatchChanges = Partial<
+  Pick<BatchRecord, 'status' | 'files' | 'rowsRead' | 'rowsWritten' | 'rowsRejected' | 'snapshotId' | 'errorCode' | 'errorMessage' | 'updatedAt' | 'completedAt'>
+>;
+
+export interface BatchFilter {
+  datasetId?: string;
+  status?: BatchStatus;
+  limit?: number;
+}
+
+export interface StreamingConnectionRecord {
+  sandbox: string;
+  id: string;
+  name: string;
+  /** `xdm` (Adobe collection envelope) or `segment` (Segment tracking spec). */
+  kind: string;
+  /** Which datasets receive what, e.g. `{ "event": "ds_…", "profile": "ds_…" }`. */
+  datasets: JsonValue;
+  /** SHA-256 of the connection's own secret (write key). */
+  secretHash: string;
+  createdBy: string;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+export interface BatchRepository {
+  create(record: BatchRecord): Promise<void>;
+  get(sandbox: string, id: string): Promise<BatchRecord | undefined>;
+  /** Newest first. */
+  list(sandbox: string, filter?: BatchFilter): Promise<BatchRecord[]>;
+  update(sandbox: string, id: string, changes: BatchChanges): Promise<void>;
+}
+
+export interface StreamingConnectionRepository {
+  create(record: StreamingConnectionRecord): Promise<void>;
+  /** Connections are addressed by id alone (the collection URL carries no sandbox); the record says which. */
+  get(id: string): Promise<StreamingConnectionRecord | undefined>;
+  list(sandbox: string): Promise<StreamingConnectionRecord[]>;
+  revoke(id: string, at: string): Promise<void>;
+}
+
 export interface SandboxRepository {
   create(record: SandboxRecord): Promise<void>;
   get(name: string): Promise<SandboxRecord | undefined>;
@@ -202,6 +268,8 @@ export interface MetadataStore {
   readonly schemas: SchemaRepository;
   readonly datasets: DatasetRepository;
   readonly snapshots: SnapshotRepository;
+  readonly batches: BatchRepository;
+  readonly streamingConnections: StreamingConnectionRepository;
   /** Applies pending migrations; safe to call on every start. */
   migrate(): Promise<void>;
   /** Removes every record that belongs to the sandbox (not the sandbox row itself). */

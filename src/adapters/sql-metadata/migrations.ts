@@ -112,8 +112,47 @@ function platformCore(dialect: SqlDialectName): Migration {
   };
 }
 
+const ingestion: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('batches')
+      .addColumn('sandbox', 'text', (c) => c.notNull())
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('dataset_id', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('input_format', 'text', (c) => c.notNull())
+      .addColumn('options', 'text', (c) => c.notNull())
+      .addColumn('files', 'text', (c) => c.notNull())
+      .addColumn('rows_read', 'integer', (c) => c.notNull())
+      .addColumn('rows_written', 'integer', (c) => c.notNull())
+      .addColumn('rows_rejected', 'integer', (c) => c.notNull())
+      .addColumn('snapshot_id', 'integer')
+      .addColumn('error_code', 'text')
+      .addColumn('error_message', 'text')
+      .addColumn('created_by', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addColumn('completed_at', 'text')
+      .addPrimaryKeyConstraint('batches_pk', ['sandbox', 'id'])
+      .execute();
+    await db.schema.createIndex('batches_dataset').on('batches').columns(['sandbox', 'dataset_id', 'created_at']).execute();
+    await db.schema
+      .createTable('streaming_connections')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('sandbox', 'text', (c) => c.notNull())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('datasets', 'text', (c) => c.notNull())
+      .addColumn('secret_hash', 'text', (c) => c.notNull())
+      .addColumn('created_by', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('revoked_at', 'text')
+      .execute();
+  },
+};
+
 export function migrationProvider(dialect: SqlDialectName): MigrationProvider {
   return {
-    getMigrations: () => Promise.resolve({ '0001_platform_core': platformCore(dialect) }),
+    getMigrations: () => Promise.resolve({ '0001_platform_core': platformCore(dialect), '0002_ingestion': ingestion }),
   };
 }

@@ -8,6 +8,11 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Selectable } fro
 import pg from 'pg';
 import type {
   ApiKeyRecord,
+  BatchChanges,
+  BatchFilter,
+  BatchRecord,
+  BatchStatus,
+  StreamingConnectionRecord,
   AuditEntry,
   AuditFilter,
   DatasetRecord,
@@ -120,6 +125,38 @@ const toSnapshot = (r: Row<'dataset_snapshots'>): SnapshotRecord => ({
   status: r.status as SnapshotStatus,
   createdAt: r.created_at,
   committedAt: r.committed_at,
+});
+
+const toBatch = (r: Row<'batches'>): BatchRecord => ({
+  sandbox: r.sandbox,
+  id: r.id,
+  datasetId: r.dataset_id,
+  status: r.status as BatchStatus,
+  inputFormat: r.input_format,
+  options: parse(r.options),
+  files: parse(r.files),
+  rowsRead: Number(r.rows_read),
+  rowsWritten: Number(r.rows_written),
+  rowsRejected: Number(r.rows_rejected),
+  snapshotId: r.snapshot_id === null ? null : Number(r.snapshot_id),
+  errorCode: r.error_code,
+  errorMessage: r.error_message,
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  completedAt: r.completed_at,
+});
+
+const toConnection = (r: Row<'streaming_connections'>): StreamingConnectionRecord => ({
+  sandbox: r.sandbox,
+  id: r.id,
+  name: r.name,
+  kind: r.kind,
+  datasets: parse(r.datasets),
+  secretHash: r.secret_hash,
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+  revokedAt: r.revoked_at,
 });
 
 export class SqlMetadataStore implements MetadataStore {
@@ -433,6 +470,87 @@ export class SqlMetadataStore implements MetadataStore {
           .orderBy('snapshot_id')
           .execute()
       ).map(toSnapshot),
+  };
+
+  readonly batches = {
+    create: async (r: BatchRecord) => {
+      await this.db
+        .insertInto('batches')
+        .values({
+          sandbox: r.sandbox,
+          id: r.id,
+          dataset_id: r.datasetId,
+          status: r.status,
+          input_format: r.inputFormat,
+          options: json(r.options),
+          files: json(r.files),
+          rows_read: r.rowsRead,
+          rows_written: r.rowsWritten,
+          rows_rejected: r.rowsRejected,
+          snapshot_id: r.snapshotId,
+          error_code: r.errorCode,
+          error_message: r.errorMessage,
+          created_by: r.createdBy,
+          created_at: r.createdAt,
+          updated_at: r.updatedAt,
+          completed_at: r.completedAt,
+        })
+        .execute();
+    },
+    get: async (sandbox: string, id: string) => {
+      const r = await this.db.selectFrom('batches').selectAll().where('sandbox', '=', sandbox).where('id', '=', id).executeTakeFirst();
+      return r && toBatch(r);
+    },
+    list: async (sandbox: string, filter: BatchFilter = {}) => {
+      let q = this.db.selectFrom('batches').selectAll().where('sandbox', '=', sandbox);
+      if (filter.datasetId !== undefined) q = q.where('dataset_id', '=', filter.datasetId);
+      if (filter.status !== undefined) q = q.where('status', '=', filter.status);
+      return (await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit ?? 100).execute()).map(toBatch);
+    },
+    update: async (sandbox: string, id: string, c: BatchChanges) => {
+      const set = {
+        ...(c.status !== undefined && { status: c.status }),
+        ...(c.files !== undefined && { files: json(c.files) }),
+        ...(c.rowsRead !== undefined && { rows_read: c.rowsRead }),
+        ...(c.rowsWritten !== undefined && { rows_written: c.rowsWritten }),
+        ...(c.rowsRejected !== undefined && { rows_rejected: c.rowsRejected }),
+        ...(c.snapshotId !== undefined && { snapshot_id: c.snapshotId }),
+        ...(c.errorCode !== undefined && { error_code: c.errorCode }),
+        ...(c.errorMessage !== undefined && { error_message: c.errorMessage }),
+        ...(c.updatedAt !== undefined && { updated_at: c.updatedAt }),
+        ...(c.completedAt !== undefined && { completed_at: c.completedAt }),
+      };
+      if (Object.keys(set).length === 0) return;
+      await this.db.updateTable('batches').set(set).where('sandbox', '=', sandbox).where('id', '=', id).execute();
+    },
+  };
+
+  readonly streamingConnections = {
+    create: async (r: StreamingConnectionRecord) => {
+      await this.db
+        .insertInto('streaming_connections')
+        .values({
+          sandbox: r.sandbox,
+          id: r.id,
+          name: r.name,
+          kind: r.kind,
+          datasets: json(r.datasets),
+          secret_hash: r.secretHash,
+          created_by: r.createdBy,
+          created_at: r.createdAt,
+          revoked_at: r.revokedAt,
+        })
+        .execute();
+    },
+    get: async (id: string) => {
+      const r = await this.db.selectFrom('streaming_connections').selectAll().where('id', '=', id).executeTakeFirst();
+      return r && toConnection(r);
+    },
+    list: async (sandbox: string) =>
+      (await this.db.selectFrom('streaming_connections').selectAll().where('sandbox', '=', sandbox).orderBy('created_at').execute()).map(toConnection),
+    revoke: async (id: string, at: string) => {
+      await this.db.updateTable('streaming_connections').set({ revoked_at: at }).where('id', '=', id).execute();
+    },
   };
 
   private async setSnapshot(

@@ -64,6 +64,36 @@ export interface MetadataTables {
     created_at: string;
     committed_at: string | null;
   };
+  batches: {
+    sandbox: string;
+    id: string;
+    dataset_id: string;
+    status: string;
+    input_format: string;
+    options: string;
+    files: string;
+    rows_read: number;
+    rows_written: number;
+    rows_rejected: number;
+    snapshot_id: number | null;
+    error_code: string | null;
+    error_message: string | null;
+    created_by: string;
+    created_at: string;
+    updated_at: string;
+    completed_at: string | null;
+  };
+  streaming_connections: {
+    sandbox: string;
+    id: string;
+    name: string;
+    kind: string;
+    datasets: string;
+    secret_hash: string;
+    created_by: string;
+    created_at: string;
+    revoked_at: string | null;
+  };
 }
 
 /** Tables whose rows belong to one sandbox (purged on reset). */
@@ -74,4 +104,6 @@ export const SANDBOX_SCOPED_TABLES = [
   'schema_versions',
   'datasets',
   'dataset_snapshots',
+  'batches',
+  'streaming_connections',
 ] as const satisfies readonly (keyof MetadataTables)[];

@@ -1,0 +1,129 @@
+/**
+ * Record checks: the coercion table and validation that every ingestion path applies to a record before it is
+ * written (`reference/adobe-reference.md` §3.1). Strings and longs become dates and date-times (ISO 8601 or
+ * epoch milliseconds); booleans and arrays are never converted. Problems come back as issues with the field
+ * path and a stable `RT_FIELD_…` code, so a failed record says exactly what to fix.
+ */
+import type { ErrorObject } from 'ajv';
+import type { ErrorCode } from '../core/errors.ts';
+import { compileSchema, issueMessage, issuePath } from '../core/validation.ts';
+import type { JsonRecord } from '../ports/warehouse.ts';
+import type { ResolvedSchema } from '../catalog/xdm/compose.ts';
+import { isMapField, isObjectField, type FieldDefinition } from '../catalog/xdm/fields.ts';
+
+export interface RecordIssue {
+  path: string;
+  code: ErrorCode;
+  message: string;
+}
+
+export type CheckResult = { ok: true; record: JsonRecord } | { ok: false; issues: RecordIssue[] };
+
+export interface RecordLimits {
+  eventRecordLimitBytes: number;
+  profileRecordLimitBytes: number;
+}
+
+const KEYWORD_CODES: Record<string, ErrorCode> = {
+  required: 'RT_FIELD_REQUIRED',
+  type: 'RT_FIELD_TYPE',
+  enum: 'RT_FIELD_ENUM',
+  format: 'RT_FIELD_FORMAT',
+  pattern: 'RT_FIELD_PATTERN',
+  minimum: 'RT_FIELD_RANGE',
+  maximum: 'RT_FIELD_RANGE',
+  minLength: 'RT_FIELD_LENGTH',
+  maxLength: 'RT_FIELD_LENGTH',
+  additionalProperties: 'RT_FIELD_UNKNOWN',
+};
+
+export function issueFromAjv(error: ErrorObject): RecordIssue {
+  return { path: issuePath(error), code: KEYWORD_CODES[error.keyword] ?? 'RT_FIELD_TYPE', message: issueMessage(error) };
+}
+
+const EPOCH_MS = /^-?\d{1,16}$/;
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+const HAS_ZONE = /(Z|[+-]\d{2}:?\d{2})$/i;
+
+/** ISO 8601 (a missing offset means UTC) or epoch milliseconds → a Date, or undefined when it is neither. */
+function parseInstant(value: unknown): Date | undefined {
+  if (typeof value === 'number' && Number.isInteger(value)) return new Date(value);
+  if (typeof value !== 'string') return undefined;
+  if (EPOCH_MS.test(value)) return new Date(Number(value));
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value)) return undefined;
+  const text = DATE_ONLY.test(value) ? `${value}T00:00:00Z` : HAS_ZONE.test(value) ? value : `${value}Z`;
+  const date = new Date(text);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+export function coerceDateTime(value: unknown): unknown {
+  return parseInstant(value)?.toISOString() ?? value;
+}
+
+export function coerceDate(value: unknown): unknown {
+  if (typeof value === 'string' && DATE_ONLY.test(value)) return value;
+  return parseInstant(value)?.toISOString().slice(0, 10) ?? value;
+}
+
+type Coercer = (value: unknown) => unknown;
+
+/** Builds a coercer for a field, or undefined when nothing under it ever needs coercion. */
+function coercerFor(field: FieldDefinition): Coercer | undefined {
+  if ('format' in field && field.type === 'string') {
+    if (field.format === 'date-time') return coerceDateTime;
+    if (field.format === 'date') return coerceDate;
+    return undefined;
+  }
+  if (isObjectField(field)) {
+    const children = Object.entries(field.properties).flatMap(([name, child]) => {
+      const coerce = coercerFor(child);
+      return coerce ? [[name, coerce] as const] : [];
+    });
+    if (children.length === 0) return undefined;
+    return (value) => {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+      const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+      for (const [name, coerce] of children) if (out[name] !== undefined && out[name] !== null) out[name] = coerce(out[name]);
+      return out;
+    };
+  }
+  if (isMapField(field)) {
+    const inner = coercerFor(field.additionalProperties);
+    if (!inner) return undefined;
+    return (value) =>
+      typeof value === 'object' && value !== null && !Array.isArray(value)
+        ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, v === null ? v : inner(v)]))
+        : value;
+  }
+  if ('items' in field) {
+    const inner = coercerFor(field.items);
+    if (!inner) return undefined;
+    return (value) => (Array.isArray(value) ? value.map((v) => (v === null ? v : inner(v))) : value);
+  }
+  return undefined;
+}
+
+export interface RecordChecker {
+  check(raw: unknown): CheckResult;
+}
+
+export function recordChecker(schema: ResolvedSchema, limits: RecordLimits): RecordChecker {
+  const coerce = coercerFor(schema as unknown as FieldDefinition) ?? ((v: unknown) => v);
+  const validate = compileSchema(schema);
+  const limit = schema['meta:class'] === 'experienceevent' ? limits.eventRecordLimitBytes : limits.profileRecordLimitBytes;
+  const kind = schema['meta:class'] === 'experienceevent' ? 'ExperienceEvent' : 'profile';
+  return {
+    check(raw) {
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+        return { ok: false, issues: [{ path: '', code: 'RT_RECORD_MALFORMED', message: 'a record must be a JSON object' }] };
+      }
+      const bytes = Buffer.byteLength(JSON.stringify(raw));
+      if (bytes > limit) {
+        return { ok: false, issues: [{ path: '', code: 'RT_RECORD_TOO_LARGE', message: `is ${bytes} bytes; the ${kind} limit is ${limit}` }] };
+      }
+      const record = coerce(raw) as JsonRecord;
+      if (validate(record)) return { ok: true, record };
+      return { ok: false, issues: (validate.errors ?? []).map(issueFromAjv) };
+    },
+  };
+}
