@@ -52,7 +52,8 @@ export class Datasets {
     registry.onNewVersion((sandbox, schemaId, resolved) => this.followSchema(sandbox, schemaId, resolved));
   }
 
-  async create(actor: Principal, sandbox: string, input: DatasetInput): Promise<DatasetRecord> {
+  /** `fromSql`: a table made by SQL may be labelled PROFILE before it has an identity (added later with ALTER TABLE). */
+  async create(actor: Principal, sandbox: string, input: DatasetInput, options: { fromSql?: boolean } = {}): Promise<DatasetRecord> {
     const schema = await this.registry.getResolved(sandbox, input.schemaId);
     const tableName = tableNameFor(input.name);
     if ((await this.metadata.datasets.getByName(sandbox, input.name)) || (await this.metadata.datasets.getByTable(sandbox, tableName))) {
@@ -61,10 +62,10 @@ export class Datasets {
     const profileEnabled = input.profileEnabled ?? false;
     const identityEnabled = input.identityEnabled ?? profileEnabled;
     const upsert = input.upsert ?? false;
-    if ((profileEnabled || identityEnabled) && !primaryIdentity(schema) && !hasIdentityMap(schema)) {
+    if (!options.fromSql && (profileEnabled || identityEnabled) && !primaryIdentity(schema) && !hasIdentityMap(schema)) {
       throw new RoundtripError('RT_DATASET_PROFILE_NEEDS_IDENTITY', `Schema "${input.schemaId}" has no primary identity and no identityMap; mark an identity field first.`);
     }
-    if (upsert && (!profileEnabled || schema['meta:class'] !== 'profile')) {
+    if (upsert && (!profileEnabled || (schema['meta:class'] !== 'profile' && !options.fromSql))) {
       throw new RoundtripError('RT_DATASET_UPSERT_NEEDS_PROFILE', 'Upsert needs a profile-enabled dataset of the Individual Profile class.');
     }
     const record: DatasetRecord = {

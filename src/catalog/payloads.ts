@@ -9,7 +9,7 @@ import { NAMESPACE_TYPES } from './xdm/standard.ts';
 const Id = Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,63}$' });
 const Timestamp = Type.String({ format: 'date-time' });
 const FieldTree = Type.Record(Type.String(), Type.Unknown(), { description: 'XDM field definitions (a JSON Schema subset), by field name' });
-const ClassId = Type.Union([Type.Literal('profile'), Type.Literal('experienceevent')]);
+const ClassId = Type.Union([Type.Literal('profile'), Type.Literal('experienceevent'), Type.Literal('adhoc')]);
 
 export const SandboxBody = Type.Object(
   {

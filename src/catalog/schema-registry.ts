@@ -26,6 +26,13 @@ import { compatibilityIssues } from './xdm/evolution.ts';
 import { checkField, checkProperties, type FieldDefinition, type Properties } from './xdm/fields.ts';
 import { STANDARD_DATA_TYPES, STANDARD_FIELD_GROUPS, STANDARD_NAMESPACES } from './xdm/standard.ts';
 
+export interface SchemaOptions {
+  /** Made by SQL: identities may be added and dropped later (ALTER TABLE … CONSTRAINT … IDENTITY). */
+  adhoc?: boolean;
+  /** Fields at the root of the record rather than under the tenant object (the columns of a table made by SQL). */
+  rootFields?: Properties;
+}
+
 export type SchemaVersionListener = (sandbox: string, schemaId: string, resolved: ResolvedSchema) => Promise<void>;
 
 const asJson = (value: unknown): JsonValue => value as JsonValue;
@@ -181,6 +188,16 @@ export class SchemaRegistry {
     return this.getFieldGroup(sandbox, id);
   }
 
+  /** Deletes a custom field group that no schema uses. */
+  async deleteFieldGroup(actor: Principal, sandbox: string, id: string): Promise<void> {
+    const group = await this.getFieldGroup(sandbox, id);
+    if (group.standard) throw new RoundtripError('RT_FIELD_GROUP_IN_USE', `"${id}" is a standard field group and cannot be deleted.`);
+    const users = (await this.listSchemas(sandbox)).filter((s) => s.fieldGroups.includes(id)).map((s) => s.id);
+    if (users.length) throw new RoundtripError('RT_FIELD_GROUP_IN_USE', `Field group "${id}" is used by schema ${users.join(', ')}.`, { schemas: users });
+    await this.metadata.fieldGroups.delete(sandbox, id);
+    await this.audit.record(actor, { sandbox, action: 'fieldgroup.delete', resourceType: 'fieldgroup', resourceId: id });
+  }
+
   // Schemas ----------------------------------------------------------------------------------------------
 
   async listSchemas(sandbox: string): Promise<SchemaViewT[]> {
@@ -200,18 +217,19 @@ export class SchemaRegistry {
     return (await this.metadata.schemas.versions(sandbox, id)).map(schemaView);
   }
 
-  async createSchema(actor: Principal, sandbox: string, input: SchemaInput): Promise<SchemaViewT> {
+  async createSchema(actor: Principal, sandbox: string, input: SchemaInput, options: SchemaOptions = {}): Promise<SchemaViewT> {
     const id = newId('sch');
-    const record = await this.compose(sandbox, id, 1, input);
+    const record = await this.compose(sandbox, id, 1, input, options);
     await this.metadata.schemas.addVersion(record);
     await this.audit.record(actor, { sandbox, action: 'schema.create', resourceType: 'schema', resourceId: id, details: { title: input.title, class: input.class } });
     return schemaView(record);
   }
 
   /** Stores the definition as the next version when it is a compatible change of the current one. */
-  async updateSchema(actor: Principal, sandbox: string, id: string, input: SchemaInput): Promise<SchemaViewT> {
+  async updateSchema(actor: Principal, sandbox: string, id: string, input: SchemaInput, options: SchemaOptions = {}): Promise<SchemaViewT> {
     const current = await this.getRecord(sandbox, id);
-    const next = await this.compose(sandbox, id, current.version + 1, input);
+    const adhoc = (current.resolved as unknown as ResolvedSchema)['meta:adhoc'] === true;
+    const next = await this.compose(sandbox, id, current.version + 1, input, { ...options, adhoc });
     const issues = compatibilityIssues(current.resolved as unknown as ResolvedSchema, next.resolved as unknown as ResolvedSchema);
     if (issues.length) {
       throw new RoundtripError('RT_SCHEMA_INCOMPATIBLE_CHANGE', `Version ${next.version} is not a compatible change: ${issues[0]!.path} ${issues[0]!.message}.`, { issues });
@@ -228,11 +246,11 @@ export class SchemaRegistry {
     return record;
   }
 
-  private async compose(sandbox: string, id: string, version: number, input: SchemaInput): Promise<SchemaVersionRecord> {
+  private async compose(sandbox: string, id: string, version: number, input: SchemaInput, options: SchemaOptions = {}): Promise<SchemaVersionRecord> {
     const issues = checkProperties(input.fields ?? {}, 'fields');
     if (issues.length) throw invalid(issues, 'Schema');
-    const definition: SchemaDefinition = { ...input, fields: input.fields as Properties | undefined };
-    const resolved = await composeSchema(definition, this.lookup(sandbox), { id, sandbox, tenant: this.tenant, version });
+    const definition: SchemaDefinition = { ...input, fields: input.fields as Properties | undefined, ...(options.rootFields ? { rootFields: options.rootFields } : {}) };
+    const resolved = await composeSchema(definition, this.lookup(sandbox), { id, sandbox, tenant: this.tenant, version, adhoc: options.adhoc });
     return {
       sandbox,
       schemaId: id,
@@ -240,7 +258,7 @@ export class SchemaRegistry {
       title: input.title,
       description: input.description ?? '',
       classId: input.class,
-      definition: asJson(input),
+      definition: asJson(definition),
       resolved: asJson(resolved),
       createdAt: isoNow(this.clock),
     };

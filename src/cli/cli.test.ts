@@ -62,6 +62,17 @@ describe('roundtrip CLI', () => {
     assert.deepEqual([missing.code, missing.stderr.split(':')[0]], [1, 'RT_SANDBOX_NOT_FOUND']);
   });
 
+  it('runs Data Distiller SQL and prints tables, CSV or JSON', async () => {
+    const created = await cli('sql', "CREATE TABLE tiers AS SELECT * FROM (VALUES ('GOLD', 3), ('SILVER, LOW', 1)) AS v(tier, n)");
+    assert.match(created.stdout, /Created Table DataSet Id ds_/);
+    const csv = await cli('sql', '--format', 'csv', 'SELECT tier, n FROM tiers ORDER BY n DESC');
+    assert.equal(csv.stdout.trim(), 'tier,n\nGOLD,3\n"SILVER, LOW",1');
+    const json = JSON.parse((await cli('sql', '--format', 'json', '--param', 'min=2', "SELECT tier FROM tiers WHERE n >= CAST('$min' AS INTEGER)")).stdout) as { last: { rows: unknown[] } };
+    assert.deepEqual(json.last.rows, [{ tier: 'GOLD' }]);
+    const refused = await cli('sql', "SELECT * FROM read_csv('/etc/passwd')");
+    assert.deepEqual([refused.code, refused.stderr.split(':')[0]], [1, 'RT_QUERY_FORBIDDEN_STATEMENT']);
+  });
+
   it('talks to the running server that owns the directory, with an API key', async () => {
     const server = spawn(process.execPath, [BIN, 'serve', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     try {

@@ -14,6 +14,10 @@ export interface ApiClient {
   /** Where requests go, for messages: a URL, or the data directory. */
   readonly target: string;
   request<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
+  /** Sends raw bytes (`application/octet-stream`, e.g. a batch file or chunk) with extra headers; the answer is JSON. */
+  upload<T = unknown>(method: string, path: string, body: Uint8Array, headers?: Record<string, string>): Promise<T>;
+  /** A non-JSON answer (e.g. a JSON Lines download) as text. */
+  requestText(method: string, path: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -28,6 +32,15 @@ function failure(status: number, body: unknown): RoundtripError {
   const error = (body as { error?: { code?: string; message?: string; details?: unknown } } | undefined)?.error;
   if (error?.code?.startsWith('RT_')) return new RoundtripError(error.code as ErrorCode, error.message ?? '', error.details);
   return new RoundtripError('RT_INTERNAL', `Unexpected answer (HTTP ${status}).`);
+}
+
+/** A JSON answer, or undefined for an empty or non-JSON one (the status code then speaks). */
+function parseJson(text: string): unknown {
+  try {
+    return text ? (JSON.parse(text) as unknown) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function headers(sandbox: string | undefined, apiKey?: string, json = false): Record<string, string> {
@@ -62,6 +75,26 @@ class HttpClient implements ApiClient {
     return parsed as T;
   }
 
+  private async send(method: string, path: string, init: { body?: Uint8Array; headers?: Record<string, string> }): Promise<{ status: number; text: string }> {
+    let response: Response;
+    try {
+      response = await fetch(new URL(path, this.target), { method, headers: { ...headers(this.sandbox, this.apiKey), ...init.headers }, ...(init.body ? { body: init.body } : {}) });
+    } catch (error) {
+      throw new RoundtripError('RT_SERVER_UNREACHABLE', `The server at ${this.target} did not answer: ${(error as Error).message}`);
+    }
+    const text = await response.text();
+    if (!response.ok) throw failure(response.status, parseJson(text));
+    return { status: response.status, text };
+  }
+
+  async upload<T>(method: string, path: string, body: Uint8Array, extra: Record<string, string> = {}): Promise<T> {
+    return parseJson((await this.send(method, path, { body, headers: { 'content-type': 'application/octet-stream', ...extra } })).text) as T;
+  }
+
+  async requestText(method: string, path: string): Promise<string> {
+    return (await this.send(method, path, {})).text;
+  }
+
   close(): Promise<void> {
     return Promise.resolve();
   }
@@ -85,6 +118,23 @@ class InProcessClient implements ApiClient {
     const parsed = response.body ? (JSON.parse(response.body) as unknown) : undefined;
     if (response.statusCode >= 400) throw failure(response.statusCode, parsed);
     return parsed as T;
+  }
+
+  async upload<T>(method: string, path: string, body: Uint8Array, extra: Record<string, string> = {}): Promise<T> {
+    const response = await this.app.inject({
+      method: method as 'PUT',
+      url: path,
+      headers: { ...headers(this.sandbox), 'content-type': 'application/octet-stream', ...extra },
+      payload: Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+    });
+    if (response.statusCode >= 400) throw failure(response.statusCode, parseJson(response.body));
+    return parseJson(response.body) as T;
+  }
+
+  async requestText(method: string, path: string): Promise<string> {
+    const response = await this.app.inject({ method: method as 'GET', url: path, headers: headers(this.sandbox) });
+    if (response.statusCode >= 400) throw failure(response.statusCode, parseJson(response.body));
+    return response.body;
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,14 @@
 import { Command } from 'commander';
 import { adminCommands } from './commands/admin.ts';
 import { catalogCommands } from './commands/catalog.ts';
+import { generateCommands } from './commands/generate.ts';
+import { clvCommands } from './commands/clv.ts';
+import { identityCommands } from './commands/identity.ts';
+import { ingestCommands } from './commands/ingest.ts';
 import { serverCommands } from './commands/server.ts';
+import { scheduleCliCommands } from './commands/schedules.ts';
+import { streamingCommands } from './commands/streaming.ts';
+import { sqlCommands } from './commands/sql.ts';
 import { cliContext } from './context.ts';
 
 export function buildProgram(): Command {
@@ -21,6 +28,13 @@ export function buildProgram(): Command {
   serverCommands(program, ctx);
   adminCommands(program, ctx);
   catalogCommands(program, ctx);
+  ingestCommands(program, ctx);
+  sqlCommands(program, ctx);
+  clvCommands(program, ctx);
+  streamingCommands(program, ctx);
+  scheduleCliCommands(program, ctx);
+  identityCommands(program, ctx);
+  generateCommands(program, ctx);
   return program;
 }
 

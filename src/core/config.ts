@@ -20,6 +20,12 @@ export const ConfigSchema = Type.Object(
     bodyLimitBytes: Type.Integer({ minimum: 1024, description: 'Largest HTTP request body accepted.' }),
     eventRecordLimitBytes: Type.Integer({ minimum: 256, description: 'Largest ExperienceEvent record accepted (JSON bytes).' }),
     profileRecordLimitBytes: Type.Integer({ minimum: 256, description: 'Largest profile record accepted (JSON bytes).' }),
+    snapshotRetentionHours: Type.Number({ minimum: 0, description: 'How long snapshot metadata stays resolvable for SNAPSHOT SINCE/BETWEEN.' }),
+    queryTimeoutMs: Type.Integer({ minimum: 1, description: 'Time-out of ad hoc queries.' }),
+    batchQueryTimeoutMs: Type.Integer({ minimum: 1, description: 'Time-out of batch queries (CTAS, ITAS, blocks run by schedules).' }),
+    queryRowLimit: Type.Integer({ minimum: 1, description: 'Rows an ad hoc query returns by default (API, CLI, console).' }),
+    queryMaxRowLimit: Type.Integer({ minimum: 1, description: 'Most rows a caller may ask an ad hoc query for.' }),
+    queryConcurrency: Type.Integer({ minimum: 1, description: 'Queries running at once per sandbox; more wait in a queue.' }),
     logLevel: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('silent')]),
   },
   { additionalProperties: false },
@@ -35,6 +41,12 @@ export const DEFAULT_CONFIG: Config = {
   duckdbThreads: 2,
   duckdbMemoryLimit: '4GB',
   bodyLimitBytes: 64 * 1024 * 1024,
+  snapshotRetentionHours: 48,
+  queryTimeoutMs: 10 * 60 * 1000,
+  batchQueryTimeoutMs: 24 * 60 * 60 * 1000,
+  queryRowLimit: 100,
+  queryMaxRowLimit: 500,
+  queryConcurrency: 4,
   eventRecordLimitBytes: 10 * 1024,
   profileRecordLimitBytes: 100 * 1024,
   logLevel: 'info',
@@ -52,10 +64,19 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   ROUNDTRIP_BODY_LIMIT: 'bodyLimitBytes',
   ROUNDTRIP_EVENT_RECORD_LIMIT: 'eventRecordLimitBytes',
   ROUNDTRIP_PROFILE_RECORD_LIMIT: 'profileRecordLimitBytes',
+  ROUNDTRIP_SNAPSHOT_RETENTION_HOURS: 'snapshotRetentionHours',
+  ROUNDTRIP_QUERY_TIMEOUT_MS: 'queryTimeoutMs',
+  ROUNDTRIP_BATCH_QUERY_TIMEOUT_MS: 'batchQueryTimeoutMs',
+  ROUNDTRIP_QUERY_ROW_LIMIT: 'queryRowLimit',
+  ROUNDTRIP_QUERY_MAX_ROW_LIMIT: 'queryMaxRowLimit',
+  ROUNDTRIP_QUERY_CONCURRENCY: 'queryConcurrency',
   ROUNDTRIP_LOG_LEVEL: 'logLevel',
 };
 
-const NUMERIC_KEYS = new Set<keyof Config>(['port', 'duckdbThreads', 'bodyLimitBytes', 'eventRecordLimitBytes', 'profileRecordLimitBytes']);
+const NUMERIC_KEYS = new Set<keyof Config>([
+  'port', 'duckdbThreads', 'bodyLimitBytes', 'eventRecordLimitBytes', 'profileRecordLimitBytes', 'snapshotRetentionHours',
+  'queryTimeoutMs', 'batchQueryTimeoutMs', 'queryRowLimit', 'queryMaxRowLimit', 'queryConcurrency',
+]);
 
 export interface ConfigSources {
   env?: NodeJS.ProcessEnv;

@@ -2,7 +2,7 @@
  * Record checks: the coercion table and validation that every ingestion path applies to a record before it is
  * written (`reference/adobe-reference.md` §3.1). Strings and longs become dates and date-times (ISO 8601 or
  * epoch milliseconds); booleans and arrays are never converted. Problems come back as issues with the field
- * path and a stable `RT_FIELD_…` code, so a failed record says exactly what to fix.
+ * path and a stable code (RT_FIELD_TYPE, RT_FIELD_ENUM, …), so a failed record says exactly what to fix.
  */
 import type { ErrorObject } from 'ajv';
 import type { ErrorCode } from '../core/errors.ts';

@@ -31,6 +31,8 @@ export interface ServerInfo {
   pid: number;
   url: string;
   startedAt: string;
+  /** Port of the Postgres wire endpoint, when `serve --pg-port` started one. */
+  pgPort?: number;
 }
 
 export function writeServerInfo(dataDir: string, info: ServerInfo): void {

@@ -4,6 +4,7 @@
  * adapters, so swapping an engine is a change here and a fixture in the contract suites.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { ApiKeys } from '../access/api-keys.ts';
 import { AuditLog } from '../access/audit.ts';
 import { LOCAL_OPERATOR, type Principal } from '../access/principal.ts';
@@ -13,6 +14,21 @@ import { Datasets } from '../catalog/datasets.ts';
 import { PRODUCTION_SANDBOX, Sandboxes } from '../catalog/sandboxes.ts';
 import { SchemaRegistry } from '../catalog/schema-registry.ts';
 import { FailedRecords } from '../ingest/failed-records.ts';
+import { BatchIngestion } from '../ingest/batch/batch-ingestion.ts';
+import { streamingOptionsFromEnv } from '../ingest/streaming/options.ts';
+import { StreamingIngest } from '../ingest/streaming/service.ts';
+import { MemoryEventBus } from '../adapters/memory-bus/memory-event-bus.ts';
+import type { EventBus } from '../ports/event-bus.ts';
+import { ClvService } from '../clv/service.ts';
+import { QueryService } from '../query/query-service.ts';
+import { followIntervalFromEnv, GraphFollower } from '../identity/follower.ts';
+import { IdentityGraph } from '../identity/graph.ts';
+import { MergePolicies } from '../profile/merge-policies.ts';
+import { streamingLogNotes, PrivacyService } from '../profile/privacy.ts';
+import { ProfileStore } from '../profile/profile-store.ts';
+import { Profiles } from '../profile/profiles.ts';
+import { QuerySchedules } from '../query/schedules/schedules.ts';
+import { QueryTemplates } from '../query/templates/templates.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import { RoundtripError } from '../core/errors.ts';
@@ -27,6 +43,28 @@ export class Platform {
   readonly registry: SchemaRegistry;
   readonly datasets: Datasets;
   readonly failedRecords: FailedRecords;
+  /** Batch ingestion: files into datasets, checked, with failed records kept. */
+  readonly batchIngestion: BatchIngestion;
+  /** Committed records for downstream consumers (profiles, streaming audiences). */
+  readonly bus: EventBus;
+  readonly streaming: StreamingIngest;
+  readonly queries: QueryService;
+  readonly queryTemplates: QueryTemplates;
+  /** Query schedules and their scheduler; its timer runs only under `roundtrip serve`. */
+  readonly schedules: QuerySchedules;
+  /** CLV: RFM summaries, model fits and their registry, predictions, historical attributes and deciles. */
+  readonly clv: ClvService;
+  /** Identity graph: identities linked by co-occurrence, under guardrails; unlink and relink. */
+  readonly identity: IdentityGraph;
+  readonly mergePolicies: MergePolicies;
+  /** Profile snapshot tables, one per merge policy, kept current by the graph's changes. */
+  readonly profileStore: ProfileStore;
+  /** Profile lookup by any identity, the person's events, merge policy lifecycle. */
+  readonly profiles: Profiles;
+  /** Privacy delete of a person, and sandbox compaction. */
+  readonly privacy: PrivacyService;
+  /** Syncs the graph on event-bus messages and when datasets get new snapshots. */
+  private readonly identityFollower: GraphFollower;
 
   constructor(
     readonly config: Config,
@@ -40,9 +78,58 @@ export class Platform {
     this.registry = new SchemaRegistry(metadata, this.audit, clock, config.tenant);
     this.datasets = new Datasets(metadata, warehouse, this.registry, this.audit, clock, config);
     this.failedRecords = new FailedRecords(warehouse, clock);
+    this.batchIngestion = new BatchIngestion({
+      metadata,
+      warehouse,
+      datasets: this.datasets,
+      registry: this.registry,
+      failedRecords: this.failedRecords,
+      audit: this.audit,
+      clock,
+      limits: config,
+    });
+    this.bus = new MemoryEventBus();
+    this.streaming = new StreamingIngest({
+      streamingDir: path.join(config.dataDir, 'streaming'),
+      metadata,
+      warehouse,
+      datasets: this.datasets,
+      registry: this.registry,
+      failedRecords: this.failedRecords,
+      audit: this.audit,
+      bus: this.bus,
+      clock,
+      options: streamingOptionsFromEnv(),
+    });
+    this.queries = new QueryService(config, metadata, warehouse, this.datasets, this.registry, clock);
+    const execute = this.queries.execute.bind(this.queries);
+    this.queryTemplates = new QueryTemplates({ metadata, audit: this.audit, clock, execute });
+    this.schedules = new QuerySchedules({ metadata, audit: this.audit, clock, execute, logLevel: config.logLevel });
+    this.clv = new ClvService({ metadata, warehouse, datasets: this.datasets, registry: this.registry, queries: this.queries, audit: this.audit, clock, tenant: config.tenant });
+    this.identity = new IdentityGraph(metadata, warehouse, this.registry, this.audit, clock);
+    this.mergePolicies = new MergePolicies(metadata, this.audit, clock);
+    this.profileStore = new ProfileStore(warehouse, this.identity, this.mergePolicies);
+    this.profiles = new Profiles(metadata, this.identity, this.mergePolicies, this.profileStore, {
+      // Read-your-writes for streaming: what was acknowledged for this sandbox is applied before a profile read.
+      beforeRead: async (sandbox) => {
+        if (this.streaming.stats().sandboxes.some((s) => s.sandbox === sandbox && s.pendingEntries > 0)) await this.streaming.flush();
+      },
+    });
+    this.privacy = new PrivacyService(metadata, warehouse, this.identity, this.mergePolicies, this.audit, clock, {
+      beforeDelete: () => this.streaming.flush(),
+      remainingNotes: (sandbox) => streamingLogNotes(path.join(config.dataDir, 'streaming', sandbox)),
+    });
+    this.identityFollower = new GraphFollower(metadata, this.bus, this.identity, { intervalMs: followIntervalFromEnv(), warn: (message, error) => console.warn(`[identity] ${message}:`, (error as Error).message) });
+    this.identityFollower.start();
   }
 
   async close(): Promise<void> {
+    // Scheduled runs in flight end before the warehouse they write to closes.
+    await this.schedules.stop();
+    // Streaming first: it applies what it acknowledged while the warehouse is still open.
+    await this.streaming.close();
+    await this.bus.close();
+    await this.identityFollower.stop();
     await this.warehouse.close();
     await this.metadata.close();
   }
@@ -64,7 +151,10 @@ export async function openPlatform(config: Config, clock: Clock = systemClock): 
   }
   const { metadata, warehouse } = openAdapters(config);
   await metadata.migrate();
-  return new Platform(config, metadata, warehouse, clock);
+  const platform = new Platform(config, metadata, warehouse, clock);
+  // Replays whatever streaming acknowledged but had not applied when the last process stopped.
+  platform.streaming.recover();
+  return platform;
 }
 
 export interface InitResult {

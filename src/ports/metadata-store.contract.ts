@@ -97,6 +97,9 @@ export function describeMetadataStoreContract(name: string, fixture: MetadataSto
       await store.fieldGroups.create({ sandbox: 'prod', id: 'fg1', title: 'FG', description: '', classId: 'any', definition: { a: [1, 2] }, createdAt: T0 });
       assert.deepEqual((await store.fieldGroups.get('prod', 'fg1'))?.definition, { a: [1, 2] });
       assert.equal((await store.fieldGroups.list('dev')).length, 0);
+      await store.fieldGroups.create({ sandbox: 'prod', id: 'fg2', title: 'FG2', description: '', classId: 'profile', definition: {}, createdAt: T0 });
+      await store.fieldGroups.delete('prod', 'fg2');
+      assert.deepEqual((await store.fieldGroups.list('prod')).map((g) => g.id), ['fg1']);
       await store.dataTypes.create({ sandbox: 'dev', id: 'dt1', title: 'DT', description: '', definition: { type: 'string' }, createdAt: T0 });
       assert.equal((await store.dataTypes.list('dev')).length, 1);
       assert.equal(await store.dataTypes.get('prod', 'dt1'), undefined);
@@ -169,8 +172,113 @@ export function describeMetadataStoreContract(name: string, fixture: MetadataSto
       assert.equal((await store.streamingConnections.list('dev')).length, 0);
     });
 
+    it('keeps a query log per sandbox, newest first, and sets dataset flags', async () => {
+      const base = {
+        sandbox: 'prod', id: 'q1', sql: 'select 1', params: { a: '1' }, actor: 'key_a', client: 'api', executionClass: 'adhoc', status: 'running' as const,
+        rowCount: null, errorCode: null, errorMessage: null, startedAt: T0, endedAt: null, durationMs: null,
+      };
+      await store.queryLog.create(base);
+      await store.queryLog.create({ ...base, id: 'q2', startedAt: '2026-01-02T00:00:00.000Z' });
+      await store.queryLog.update('prod', 'q1', { status: 'failed', errorCode: 'RT_QUERY_FAILED', durationMs: 12, rowCount: 0, endedAt: T0 });
+      assert.deepEqual((await store.queryLog.list('prod')).map((q) => q.id), ['q2', 'q1']);
+      const failed = await store.queryLog.get('prod', 'q1');
+      assert.deepEqual([failed?.status, failed?.errorCode, failed?.durationMs, failed?.params], ['failed', 'RT_QUERY_FAILED', 12, { a: '1' }]);
+      assert.deepEqual((await store.queryLog.list('prod', { status: 'failed' })).map((q) => q.id), ['q1']);
+      assert.equal((await store.queryLog.list('dev')).length, 0);
+      await store.datasets.setFlags('prod', 'ds_1', { profileEnabled: false, identityEnabled: true, upsert: false });
+      const flags = await store.datasets.get('prod', 'ds_1');
+      assert.deepEqual([flags?.profileEnabled, flags?.identityEnabled, flags?.upsert], [false, true, false]);
+    });
+
+    it('keeps at most `limit` merge policies per sandbox, one default per class', async () => {
+      const policy = (id: string, name: string, isDefault: boolean, classId: 'profile' | 'experienceevent' = 'profile') => ({
+        sandbox: 'prod', id, name, classId, method: 'timestamp-ordered' as const, datasetOrder: [], idStitching: 'private-graph' as const,
+        isDefault, snapshotTable: `profile_snapshot_${id}`, createdBy: 'key_a', createdAt: T0, updatedAt: T0,
+      });
+      assert.equal(await store.mergePolicies.create(policy('mp1', 'Default', true), 3), true);
+      assert.equal(await store.mergePolicies.create(policy('mp2', 'CRM first', true), 3), true);
+      assert.equal(await store.mergePolicies.create(policy('mp3', 'Events', true, 'experienceevent'), 3), true);
+      assert.equal(await store.mergePolicies.create(policy('mp4', 'One too many', false), 3), false, 'the limit holds');
+      await assert.rejects(store.mergePolicies.create({ ...policy('mp5', 'CRM first', false), sandbox: 'prod' }, 10), 'names are unique per sandbox');
+      const defaults = (await store.mergePolicies.list('prod')).filter((p) => p.isDefault).map((p) => p.id);
+      assert.deepEqual(defaults, ['mp2', 'mp3'], 'a new default demotes the previous one of its class only');
+      await store.mergePolicies.setDefault('prod', 'mp1', T0);
+      assert.deepEqual((await store.mergePolicies.list('prod')).filter((p) => p.isDefault).map((p) => p.id), ['mp1', 'mp3']);
+      await store.mergePolicies.update('prod', 'mp2', { method: 'dataset-precedence', datasetOrder: ['ds_b', 'ds_a'], idStitching: 'none', updatedAt: T0 });
+      const updated = await store.mergePolicies.get('prod', 'mp2');
+      assert.deepEqual([updated?.method, updated?.datasetOrder, updated?.idStitching, updated?.snapshotTable], ['dataset-precedence', ['ds_b', 'ds_a'], 'none', 'profile_snapshot_mp2']);
+      await store.mergePolicies.delete('prod', 'mp2');
+      assert.deepEqual((await store.mergePolicies.list('prod')).map((p) => p.id), ['mp1', 'mp3']);
+      assert.equal(await store.mergePolicies.create({ ...policy('mp9', 'Dev', true), sandbox: 'dev' }, 5), true);
+      assert.equal(await store.mergePolicies.get('prod', 'mp9'), undefined);
+    });
+
+    it('keeps fitted CLV models per sandbox, newest first, with their JSON intact', async () => {
+      const model = {
+        sandbox: 'prod', id: 'clv_1', model: 'bgnbd', fit: { params: { r: 0.243, alpha: 4.414 }, logLikelihood: -9582.43 },
+        source: { datasetId: 'ds_1', snapshotId: 3, unit: 'week' }, diagnostics: { chiSquare: 4.82 }, createdBy: 'key_a', createdAt: T0,
+      };
+      await store.clvModels.create(model);
+      await store.clvModels.create({ ...model, id: 'clv_2', model: 'gg', createdAt: '2026-01-02T00:00:00.000Z' });
+      await store.clvModels.create({ ...model, sandbox: 'clvdev', id: 'clv_3' });
+      assert.deepEqual(await store.clvModels.get('prod', 'clv_1'), model);
+      assert.deepEqual((await store.clvModels.list('prod')).map((m) => m.id), ['clv_2', 'clv_1']);
+      assert.deepEqual((await store.clvModels.list('prod', { model: 'bgnbd' })).map((m) => m.id), ['clv_1']);
+      assert.equal((await store.clvModels.list('prod', { limit: 1 })).length, 1);
+      assert.equal(await store.clvModels.get('clvdev', 'clv_1'), undefined);
+      await store.purgeSandbox('clvdev');
+      assert.equal((await store.clvModels.list('clvdev')).length, 0);
+      await store.clvModels.delete('prod', 'clv_2');
+      assert.deepEqual((await store.clvModels.list('prod')).map((m) => m.id), ['clv_1']);
+    });
+
+    it('keeps query templates, schedules (due, one active run) and their run history', async () => {
+      const template = { sandbox: 'qs', id: 'tpl_1', name: 'T', sql: "SELECT '$a'", queryParameters: { $a: '1' }, createdBy: 'key_a', createdAt: T0, updatedBy: 'key_a', updatedAt: T0 };
+      await store.queryTemplates.create(template);
+      await store.queryTemplates.update('qs', 'tpl_1', { name: 'T2', sql: 'SELECT 2', queryParameters: {}, updatedBy: 'key_b', updatedAt: '2026-01-02T00:00:00.000Z' });
+      assert.deepEqual([(await store.queryTemplates.get('qs', 'tpl_1'))?.name, (await store.queryTemplates.get('qs', 'tpl_1'))?.updatedBy], ['T2', 'key_b']);
+      assert.equal(await store.queryTemplates.get('prod', 'tpl_1'), undefined);
+      const schedule = {
+        sandbox: 'qs', id: 'sched_1', name: 'S', description: '', templateId: 'tpl_1', sql: null, parameters: { a: 'x' }, timing: { cron: '0 * * * *' },
+        startDate: T0, endDate: null, output: { mode: 'none' }, alerts: { events: ['failure'] }, quarantineEnabled: true, state: 'ENABLED' as const,
+        consecutiveFailures: 0, nextRunAt: '2026-01-01T01:00:00.000Z', lastSlotAt: null, activeRunId: null, createdBy: 'key_a', createdAt: T0, updatedAt: T0,
+      };
+      await store.querySchedules.create(schedule);
+      await store.querySchedules.create({ ...schedule, id: 'sched_2', templateId: null, sql: 'SELECT 1', nextRunAt: '2026-01-01T03:00:00.000Z' });
+      await store.querySchedules.create({ ...schedule, id: 'sched_3', state: 'DISABLED' });
+      assert.deepEqual((await store.querySchedules.due('2026-01-01T02:00:00.000Z')).map((s) => s.id), ['sched_1'], 'enabled and at or before');
+      assert.deepEqual(await store.querySchedules.usingTemplate('qs', 'tpl_1'), ['sched_1', 'sched_3']);
+      assert.equal(await store.querySchedules.claimRun('qs', 'sched_1', 'run_a'), true);
+      assert.equal(await store.querySchedules.claimRun('qs', 'sched_1', 'run_b'), false, 'one active run');
+      assert.deepEqual((await store.querySchedules.withActiveRun()).map((s) => s.activeRunId), ['run_a']);
+      await store.querySchedules.releaseRun('qs', 'sched_1', 'run_b');
+      assert.equal((await store.querySchedules.get('qs', 'sched_1'))?.activeRunId, 'run_a', 'only the holder releases');
+      await store.querySchedules.releaseRun('qs', 'sched_1', 'run_a');
+      await store.querySchedules.update('qs', 'sched_1', { state: 'QUARANTINED', consecutiveFailures: 10, nextRunAt: null, parameters: { a: 'y' } });
+      const updated = await store.querySchedules.get('qs', 'sched_1');
+      assert.deepEqual([updated?.state, updated?.consecutiveFailures, updated?.nextRunAt, updated?.parameters, updated?.quarantineEnabled], ['QUARANTINED', 10, null, { a: 'y' }, true]);
+      const run = {
+        sandbox: 'qs', id: 'run_1', scheduleId: 'sched_1', trigger: 'schedule', slotAt: T0, status: 'RUNNING' as const, queryId: null, datasetId: null, rowCount: null,
+        message: null, errorCode: null, errorMessage: null, delayAlerted: false, createdAt: T0, startedAt: T0, endedAt: null,
+      };
+      for (let i = 1; i <= 4; i++) await store.queryScheduleRuns.create({ ...run, id: `run_${i}`, createdAt: `2026-01-01T0${i}:00:00.000Z` });
+      await store.queryScheduleRuns.update('qs', 'run_1', { status: 'FAILED', errorCode: 'RT_QUERY_FAILED', delayAlerted: true, endedAt: T0 });
+      const failed = await store.queryScheduleRuns.get('qs', 'run_1');
+      assert.deepEqual([failed?.status, failed?.errorCode, failed?.delayAlerted], ['FAILED', 'RT_QUERY_FAILED', true]);
+      assert.deepEqual((await store.queryScheduleRuns.list('qs', 'sched_1', { limit: 2, start: 1 })).map((r) => r.id), ['run_3', 'run_2'], 'newest first, paged');
+      await store.queryScheduleRuns.prune('qs', 'sched_1', 2);
+      assert.deepEqual((await store.queryScheduleRuns.list('qs', 'sched_1')).map((r) => r.id), ['run_4', 'run_3']);
+      await store.querySchedules.delete('qs', 'sched_1');
+      assert.equal(await store.querySchedules.get('qs', 'sched_1'), undefined);
+      assert.equal(await store.queryScheduleRuns.get('qs', 'run_4'), undefined, 'runs go with their schedule');
+      await store.purgeSandbox('qs');
+      assert.deepEqual([(await store.queryTemplates.list('qs')).length, (await store.querySchedules.list('qs')).length], [0, 0]);
+    });
+
     it('purges one sandbox without touching another', async () => {
       await store.purgeSandbox('dev');
+      assert.equal((await store.mergePolicies.list('dev')).length, 0);
+      assert.equal((await store.mergePolicies.list('prod')).length, 2);
       assert.equal((await store.datasets.list('dev')).length, 0);
       assert.equal((await store.dataTypes.list('dev')).length, 0);
       assert.ok((await store.datasets.list('prod')).length > 0);

@@ -9,7 +9,8 @@
 import type { JsonValue } from './warehouse.ts';
 
 export type Role = 'admin' | 'data-engineer' | 'analyst' | 'marketer' | 'viewer';
-export type XdmClassId = 'profile' | 'experienceevent';
+/** `adhoc`: schemas of tables made by SQL (CTAS), with no class fields of their own. */
+export type XdmClassId = 'profile' | 'experienceevent' | 'adhoc';
 
 export interface SandboxRecord {
   name: string;
@@ -189,6 +190,36 @@ export interface StreamingConnectionRepository {
   revoke(id: string, at: string): Promise<void>;
 }
 
+export type QueryStatus = 'running' | 'success' | 'failed' | 'cancelled' | 'timeout';
+
+export interface QueryLogRecord {
+  sandbox: string;
+  id: string;
+  sql: string;
+  params: JsonValue;
+  /** Key id (or `local`) that ran it. */
+  actor: string;
+  client: string;
+  executionClass: string;
+  status: QueryStatus;
+  rowCount: number | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  startedAt: string;
+  endedAt: string | null;
+  durationMs: number | null;
+}
+
+export type QueryLogChanges = Partial<Pick<QueryLogRecord, 'status' | 'rowCount' | 'errorCode' | 'errorMessage' | 'endedAt' | 'durationMs'>>;
+
+export interface QueryLogRepository {
+  create(record: QueryLogRecord): Promise<void>;
+  get(sandbox: string, id: string): Promise<QueryLogRecord | undefined>;
+  /** Newest first. */
+  list(sandbox: string, filter?: { actor?: string; status?: QueryStatus; limit?: number }): Promise<QueryLogRecord[]>;
+  update(sandbox: string, id: string, changes: QueryLogChanges): Promise<void>;
+}
+
 export interface SandboxRepository {
   create(record: SandboxRecord): Promise<void>;
   get(name: string): Promise<SandboxRecord | undefined>;
@@ -221,6 +252,7 @@ export interface FieldGroupRepository {
   create(record: FieldGroupRecord): Promise<void>;
   get(sandbox: string, id: string): Promise<FieldGroupRecord | undefined>;
   list(sandbox: string): Promise<FieldGroupRecord[]>;
+  delete(sandbox: string, id: string): Promise<void>;
 }
 
 export interface DataTypeRepository {
@@ -246,6 +278,7 @@ export interface DatasetRepository {
   getByTable(sandbox: string, tableName: string): Promise<DatasetRecord | undefined>;
   list(sandbox: string): Promise<DatasetRecord[]>;
   setSchemaVersion(sandbox: string, id: string, version: number): Promise<void>;
+  setFlags(sandbox: string, id: string, flags: Pick<DatasetRecord, 'profileEnabled' | 'identityEnabled' | 'upsert'>): Promise<void>;
   delete(sandbox: string, id: string): Promise<void>;
 }
 
@@ -255,6 +288,206 @@ export interface SnapshotRepository {
   commit(sandbox: string, datasetId: string, snapshotId: number, rowCount: number, at: string): Promise<void>;
   fail(sandbox: string, datasetId: string, snapshotId: number, at: string): Promise<void>;
   list(sandbox: string, datasetId: string): Promise<SnapshotRecord[]>;
+}
+
+export interface QueryTemplateRecord {
+  sandbox: string;
+  id: string;
+  name: string;
+  sql: string;
+  /** Default values of `'$NAME'` placeholders, keyed as given (`$user_id` or `user_id`). */
+  queryParameters: JsonValue;
+  createdBy: string;
+  createdAt: string;
+  updatedBy: string;
+  updatedAt: string;
+}
+
+export interface QueryTemplateRepository {
+  create(record: QueryTemplateRecord): Promise<void>;
+  get(sandbox: string, id: string): Promise<QueryTemplateRecord | undefined>;
+  /** Oldest first; the service filters, orders and pages (a sandbox holds few templates). */
+  list(sandbox: string): Promise<QueryTemplateRecord[]>;
+  update(sandbox: string, id: string, changes: Pick<QueryTemplateRecord, 'name' | 'sql' | 'queryParameters' | 'updatedBy' | 'updatedAt'>): Promise<void>;
+  delete(sandbox: string, id: string): Promise<void>;
+}
+
+export type QueryScheduleState = 'ENABLED' | 'DISABLED' | 'QUARANTINED';
+
+export interface QueryScheduleRecord {
+  sandbox: string;
+  id: string;
+  name: string;
+  description: string;
+  /** The template it runs, or null for inline SQL. */
+  templateId: string | null;
+  sql: string | null;
+  /** Persisted `'$NAME'` values. */
+  parameters: JsonValue;
+  /** `{ cron }` or `{ frequency }`. */
+  timing: JsonValue;
+  startDate: string;
+  endDate: string | null;
+  /** Where results go: `{ mode: 'none' | 'create-and-append' | 'append', … }`. */
+  output: JsonValue;
+  /** Which alerts, the delay threshold and the webhook. */
+  alerts: JsonValue;
+  quarantineEnabled: boolean;
+  state: QueryScheduleState;
+  consecutiveFailures: number;
+  /** The next slot the scheduler will fire; null once the end date is passed. */
+  nextRunAt: string | null;
+  /** The last slot the scheduler handled (ran or skipped). */
+  lastSlotAt: string | null;
+  /** The run in progress; the one-active-run guard. */
+  activeRunId: string | null;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type QueryScheduleChanges = Partial<
+  Pick<
+    QueryScheduleRecord,
+    | 'name'
+    | 'description'
+    | 'parameters'
+    | 'timing'
+    | 'startDate'
+    | 'endDate'
+    | 'output'
+    | 'alerts'
+    | 'quarantineEnabled'
+    | 'state'
+    | 'consecutiveFailures'
+    | 'nextRunAt'
+    | 'lastSlotAt'
+    | 'updatedAt'
+  >
+>;
+
+export interface QueryScheduleRepository {
+  create(record: QueryScheduleRecord): Promise<void>;
+  get(sandbox: string, id: string): Promise<QueryScheduleRecord | undefined>;
+  /** Oldest first; the service filters, orders and pages. */
+  list(sandbox: string): Promise<QueryScheduleRecord[]>;
+  /**
+   * ENABLED schedules whose next slot is at or before `at`, in every sandbox: the scheduler's one read across
+   * sandboxes (each schedule then runs in its own).
+   */
+  due(at: string): Promise<QueryScheduleRecord[]>;
+  /** Schedules with a run marked active, in every sandbox (for recovery after a stop). */
+  withActiveRun(): Promise<QueryScheduleRecord[]>;
+  update(sandbox: string, id: string, changes: QueryScheduleChanges): Promise<void>;
+  /** Sets the active run only if none is set; false when another run holds it. */
+  claimRun(sandbox: string, id: string, runId: string): Promise<boolean>;
+  /** Clears the active run if it is still `runId`. */
+  releaseRun(sandbox: string, id: string, runId: string): Promise<void>;
+  /** Deletes the schedule and its run history. */
+  delete(sandbox: string, id: string): Promise<void>;
+  /** Ids of schedules that run the template. */
+  usingTemplate(sandbox: string, templateId: string): Promise<string[]>;
+}
+
+export type QueryScheduleRunStatus = 'RUNNING' | 'SUCCESS' | 'FAILED' | 'SKIPPED';
+
+export interface QueryScheduleRunRecord {
+  sandbox: string;
+  id: string;
+  scheduleId: string;
+  /** `schedule` (a due slot), `catch-up` (the latest of several missed slots), `manual` (trigger now). */
+  trigger: string;
+  /** The slot it belongs to; null for manual runs. */
+  slotAt: string | null;
+  status: QueryScheduleRunStatus;
+  queryId: string | null;
+  /** The output dataset it wrote, when the schedule has one. */
+  datasetId: string | null;
+  rowCount: number | null;
+  message: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  /** Whether the delay alert went out for this run. */
+  delayAlerted: boolean;
+  createdAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+}
+
+export type QueryScheduleRunChanges = Partial<
+  Pick<QueryScheduleRunRecord, 'status' | 'queryId' | 'datasetId' | 'rowCount' | 'message' | 'errorCode' | 'errorMessage' | 'delayAlerted' | 'endedAt'>
+>;
+
+export interface QueryScheduleRunRepository {
+  create(record: QueryScheduleRunRecord): Promise<void>;
+  get(sandbox: string, id: string): Promise<QueryScheduleRunRecord | undefined>;
+  /** Newest first (by creation, then id). */
+  list(sandbox: string, scheduleId: string, page?: { limit?: number; start?: number }): Promise<QueryScheduleRunRecord[]>;
+  update(sandbox: string, id: string, changes: QueryScheduleRunChanges): Promise<void>;
+  /** Keeps the newest `keep` runs of the schedule and deletes the rest. */
+  prune(sandbox: string, scheduleId: string, keep: number): Promise<void>;
+}
+
+export type MergeMethod = 'timestamp-ordered' | 'dataset-precedence';
+export type IdStitching = 'none' | 'private-graph';
+
+/** How profile fragments become one profile (reference §2.3); at most 5 per sandbox, one default per class. */
+export interface MergePolicyRecord {
+  sandbox: string;
+  id: string;
+  name: string;
+  /** The XDM class whose profiles it merges. */
+  classId: XdmClassId;
+  method: MergeMethod;
+  /** Dataset ids, highest precedence first (dataset precedence only; empty otherwise). */
+  datasetOrder: string[];
+  idStitching: IdStitching;
+  isDefault: boolean;
+  /** The profile snapshot table in the sandbox's warehouse, named once at creation. */
+  snapshotTable: string;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type MergePolicyChanges = Partial<Pick<MergePolicyRecord, 'name' | 'method' | 'datasetOrder' | 'idStitching' | 'updatedAt'>>;
+
+export interface MergePolicyRepository {
+  /**
+   * Stores the policy unless the sandbox already holds `limit` of them (then returns false). A default policy
+   * demotes its class's previous default in the same transaction.
+   */
+  create(record: MergePolicyRecord, limit: number): Promise<boolean>;
+  get(sandbox: string, id: string): Promise<MergePolicyRecord | undefined>;
+  /** Oldest first. */
+  list(sandbox: string): Promise<MergePolicyRecord[]>;
+  update(sandbox: string, id: string, changes: MergePolicyChanges): Promise<void>;
+  /** Makes the policy the only default of its class, in one transaction. */
+  setDefault(sandbox: string, id: string, at: string): Promise<void>;
+  delete(sandbox: string, id: string): Promise<void>;
+}
+
+/** A fitted CLV model in the registry: what was fitted, on which data snapshot, how well, and when. */
+export interface ClvModelRecord {
+  sandbox: string;
+  id: string;
+  /** bgnbd, pnbd, mbgnbd, gg, bgbb or sbg. */
+  model: string;
+  /** Parameters, log-likelihood, standard errors and the fit settings (penalizer, time unit). */
+  fit: JsonValue;
+  /** The data: dataset id and snapshot (or an uploaded file's digest), columns, window, customers. */
+  source: JsonValue;
+  diagnostics: JsonValue;
+  createdBy: string;
+  createdAt: string;
+}
+
+export interface ClvModelRepository {
+  create(record: ClvModelRecord): Promise<void>;
+  get(sandbox: string, id: string): Promise<ClvModelRecord | undefined>;
+  /** Newest first. */
+  list(sandbox: string, filter?: { model?: string; limit?: number }): Promise<ClvModelRecord[]>;
+  delete(sandbox: string, id: string): Promise<void>;
 }
 
 export interface MetadataStore {
@@ -268,8 +501,14 @@ export interface MetadataStore {
   readonly schemas: SchemaRepository;
   readonly datasets: DatasetRepository;
   readonly snapshots: SnapshotRepository;
+  readonly mergePolicies: MergePolicyRepository;
   readonly batches: BatchRepository;
+  readonly queryLog: QueryLogRepository;
   readonly streamingConnections: StreamingConnectionRepository;
+  readonly queryTemplates: QueryTemplateRepository;
+  readonly querySchedules: QueryScheduleRepository;
+  readonly queryScheduleRuns: QueryScheduleRunRepository;
+  readonly clvModels: ClvModelRepository;
   /** Applies pending migrations; safe to call on every start. */
   migrate(): Promise<void>;
   /** Removes every record that belongs to the sandbox (not the sandbox row itself). */

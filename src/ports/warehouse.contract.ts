@@ -114,6 +114,23 @@ export function describeWarehouseContract(name: string, fixture: WarehouseFixtur
       assert.deepEqual(await (await warehouse.sandbox('prod')).listTables(), ['events']);
     });
 
+    it('compacts a sandbox: tables, rows and indexes stay, and operations during it wait and succeed', async () => {
+      const sb = await warehouse.sandbox('compacted');
+      await sb.createTable('t', [{ name: 'v', type: { kind: 'string' } }]);
+      await sb.appendRecords('t', Array.from({ length: 1000 }, (_, i) => ({ v: `value-${i}` })), { snapshotId: 1, batchId: 'b1' });
+      await sb.query(`CREATE INDEX t_v ON t (v)`);
+      await sb.query(`DELETE FROM t WHERE v LIKE 'value-1%'`);
+      const [result, during] = await Promise.all([warehouse.compact('compacted'), sb.countRows('t')]);
+      assert.equal(during, 889);
+      assert.equal(result.sandbox, 'compacted');
+      assert.ok(result.bytesBefore > 0 && result.bytesAfter > 0);
+      assert.equal(await sb.countRows('t'), 889, 'the same sandbox handle keeps working after the swap');
+      assert.deepEqual(await sb.listTables(), ['t']);
+      assert.deepEqual((await sb.query(`SELECT v FROM t WHERE v = 'value-999'`)).rows, [{ v: 'value-999' }]);
+      await sb.appendRecords('t', [{ v: 'after' }], { snapshotId: 2, batchId: 'b2' });
+      assert.equal(await sb.countRows('t', { snapshotId: 2 }), 1);
+    });
+
     it('refuses invalid table names and reports engine errors as RT_WAREHOUSE_FAILED', async () => {
       const sb = await warehouse.sandbox('prod');
       await assert.rejects(sb.createTable('bad name; drop', []), { code: 'RT_WAREHOUSE_FAILED' });

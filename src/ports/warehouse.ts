@@ -34,6 +34,18 @@ export interface QueryColumn {
   name: string;
   /** The engine's own type name, e.g. `STRUCT(a BIGINT)`. */
   type: string;
+  /** The same type, engine-neutral. */
+  columnType: ColumnType;
+}
+
+/**
+ * One connection kept for a sequence of statements (a script, a block): temporary tables and the
+ * transaction state live as long as the session. `interrupt` stops the statement running now.
+ */
+export interface WarehouseSession {
+  query(sql: string, params?: Record<string, string | number | boolean | null>): Promise<QueryResult>;
+  interrupt(): void;
+  close(): void;
 }
 
 export interface QueryResult {
@@ -66,6 +78,16 @@ export interface SandboxWarehouse {
   readRecords(table: string, options?: ReadOptions): Promise<JsonRecord[]>;
   countRows(table: string, options?: Pick<ReadOptions, 'snapshotId'>): Promise<number>;
   query(sql: string, params?: Record<string, string | number | boolean | null>): Promise<QueryResult>;
+  openSession(): Promise<WarehouseSession>;
+}
+
+export interface CompactionResult {
+  sandbox: string;
+  /** Size of the database files (with any write-ahead log) before and after. */
+  bytesBefore: number;
+  bytesAfter: number;
+  /** Staging files left behind by loads that never finished (older than an hour) that were removed. */
+  stagingFilesRemoved: number;
 }
 
 export interface Warehouse {
@@ -73,5 +95,10 @@ export interface Warehouse {
   sandbox(name: string): Promise<SandboxWarehouse>;
   /** Closes and deletes the sandbox's database and staging files. */
   dropSandbox(name: string): Promise<void>;
+  /**
+   * Rewrites the sandbox's database into a fresh file and removes the old one, so that bytes of deleted rows
+   * (which engines leave in freed pages) are gone from disk. Operations on the sandbox wait while it runs.
+   */
+  compact(name: string): Promise<CompactionResult>;
   close(): Promise<void>;
 }

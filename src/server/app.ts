@@ -18,9 +18,17 @@ import type { Platform } from '../platform/platform.ts';
 import { installAuth, SANDBOX_HEADER, type AuthMode } from './auth.ts';
 import { ErrorBody, errorHandler, notFoundHandler } from './http-errors.ts';
 import { accessRoutes } from './routes/access.ts';
+import { batchRoutes } from './routes/batches.ts';
+import { clvRoutes } from './routes/clv.ts';
 import { datasetRoutes } from './routes/datasets.ts';
+import { identityRoutes } from './routes/identity.ts';
+import { profileRoutes } from './routes/profiles.ts';
+import { queryRoutes } from './routes/queries.ts';
+import { queryTemplateRoutes } from './routes/query-templates.ts';
 import { registryRoutes } from './routes/registry.ts';
 import { sandboxRoutes } from './routes/sandboxes.ts';
+import { scheduleRoutes } from './routes/schedules.ts';
+import { streamingRoutes } from './routes/streaming.ts';
 import { systemRoutes } from './routes/system.ts';
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -74,5 +82,13 @@ export async function buildApp(platform: Platform, options: AppOptions): Promise
   sandboxRoutes(app, platform);
   registryRoutes(app, platform);
   datasetRoutes(app, platform);
+  identityRoutes(app, platform);
+  profileRoutes(app, platform);
+  batchRoutes(app, platform);
+  streamingRoutes(app, platform);
+  queryRoutes(app, platform);
+  queryTemplateRoutes(app, platform);
+  scheduleRoutes(app, platform);
+  clvRoutes(app, platform);
   return app;
 }

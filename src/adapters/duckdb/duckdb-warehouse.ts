@@ -6,7 +6,7 @@
  * configuration is then locked, so SQL can neither read files elsewhere, nor ATTACH another sandbox's file,
  * nor switch the guard off again.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { RoundtripError } from '../../core/errors.ts';
@@ -15,14 +15,16 @@ import {
   SYSTEM_COLUMNS,
   type ColumnSpec,
   type ColumnType,
+  type CompactionResult,
   type JsonRecord,
   type QueryResult,
   type ReadOptions,
   type SandboxWarehouse,
   type Warehouse,
+  type WarehouseSession,
   type WriteStamp,
 } from '../../ports/warehouse.ts';
-import { columnsFromDuckDB, jsonValueConverter, quoteIdent, quoteLiteral, toDuckDBType } from './duckdb-types.ts';
+import { columnsFromDuckDB, fromDuckDBType, jsonValueConverter, quoteIdent, quoteLiteral, toDuckDBType } from './duckdb-types.ts';
 
 export interface DuckDBWarehouseOptions {
   /** Folder holding one `<sandbox>.duckdb` file per sandbox and a `staging/<sandbox>/` folder each. */
@@ -46,23 +48,81 @@ function warehouseError(error: unknown): RoundtripError {
 const SYSTEM_DDL = `"_rt_snapshot_id" BIGINT NOT NULL, "_rt_batch_id" VARCHAR NOT NULL, "_rt_ingested_at" TIMESTAMPTZ NOT NULL`;
 const EXCLUDE_SYSTEM = `EXCLUDE (${SYSTEM_COLUMNS.map(quoteIdent).join(', ')})`;
 
+async function runQuery(c: DuckDBConnection, sql: string, params?: Record<string, string | number | boolean | null>): Promise<QueryResult> {
+  const reader = await c.runAndReadAll(sql, params);
+  const names = reader.columnNames();
+  const types = reader.columnTypes();
+  return {
+    columns: names.map((name, i) => ({ name, type: types[i]!.toString(), columnType: fromDuckDBType(types[i]!) })),
+    rows: reader.convertRowObjects(jsonValueConverter) as JsonRecord[],
+  };
+}
+
 class DuckDBSandboxWarehouse implements SandboxWarehouse {
+  /** Connections in use (operations and sessions); `exclusively` waits for none. */
+  private active = 0;
+  private drained: (() => void) | undefined;
+  /** Set while `exclusively` runs: new operations wait for it. */
+  private gate: Promise<void> | undefined;
+
   constructor(
     readonly sandbox: string,
     readonly stagingDir: string,
-    private readonly instance: DuckDBInstance,
+    private instance: DuckDBInstance,
   ) {}
+
+  private async acquire(): Promise<DuckDBConnection> {
+    while (this.gate) await this.gate;
+    this.active++;
+    try {
+      return await this.instance.connect();
+    } catch (error) {
+      this.release();
+      throw error;
+    }
+  }
+
+  private release(): void {
+    this.active--;
+    if (this.active === 0) this.drained?.();
+  }
 
   /** One connection per operation: cheap in DuckDB, and it keeps concurrent requests from queueing on one. */
   private async withConnection<T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
-    const connection = await this.instance.connect();
+    const connection = await this.acquire();
     try {
       return await work(connection);
     } catch (error) {
       throw warehouseError(error);
     } finally {
       connection.closeSync();
+      this.release();
     }
+  }
+
+  /**
+   * Runs `work` with no connection open and none opening (compaction); `work` returns the instance to use
+   * from then on (a new one, or the old file reopened) with its result or its failure.
+   */
+  async exclusively<T>(work: (current: DuckDBInstance) => Promise<{ next: DuckDBInstance } & ({ result: T } | { error: unknown })>): Promise<T> {
+    while (this.gate) await this.gate;
+    let open!: () => void;
+    this.gate = new Promise<void>((resolve) => (open = resolve));
+    try {
+      if (this.active > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+      this.drained = undefined;
+      const outcome = await work(this.instance);
+      this.instance = outcome.next;
+      if ('error' in outcome) throw outcome.error;
+      return outcome.result;
+    } finally {
+      this.gate = undefined;
+      open();
+    }
+  }
+
+  close(): void {
+    this.instance.closeSync();
   }
 
   private run(sql: string): Promise<void> {
@@ -147,20 +207,33 @@ class DuckDBSandboxWarehouse implements SandboxWarehouse {
   }
 
   async query(sql: string, params?: Record<string, string | number | boolean | null>): Promise<QueryResult> {
-    return this.withConnection(async (c) => {
-      const reader = await c.runAndReadAll(sql, params);
-      const names = reader.columnNames();
-      const types = reader.columnTypes();
-      return {
-        columns: names.map((name, i) => ({ name, type: types[i]!.toString() })),
-        rows: reader.convertRowObjects(jsonValueConverter),
-      };
-    });
+    return this.withConnection((c) => runQuery(c, sql, params));
+  }
+
+  async openSession(): Promise<WarehouseSession> {
+    const connection = await this.acquire();
+    let closed = false;
+    return {
+      query: async (sql, params) => {
+        try {
+          return await runQuery(connection, sql, params);
+        } catch (error) {
+          throw warehouseError(error);
+        }
+      },
+      interrupt: () => connection.interrupt(),
+      close: () => {
+        if (closed) return;
+        closed = true;
+        connection.closeSync();
+        this.release();
+      },
+    };
   }
 }
 
 export class DuckDBWarehouse implements Warehouse {
-  private readonly open = new Map<string, Promise<{ instance: DuckDBInstance; sandbox: DuckDBSandboxWarehouse }>>();
+  private readonly open = new Map<string, Promise<DuckDBSandboxWarehouse>>();
 
   constructor(private readonly options: DuckDBWarehouseOptions) {}
 
@@ -172,8 +245,8 @@ export class DuckDBWarehouse implements Warehouse {
     };
   }
 
-  private async openSandbox(name: string): Promise<{ instance: DuckDBInstance; sandbox: DuckDBSandboxWarehouse }> {
-    const { file, staging } = this.paths(name);
+  /** Opens a sandbox file with the guard: external access only to its staging folder, configuration locked. */
+  private async openInstance(file: string, staging: string): Promise<DuckDBInstance> {
     await mkdir(staging, { recursive: true });
     const instance = await DuckDBInstance.create(file, {
       threads: String(this.options.threads),
@@ -187,20 +260,82 @@ export class DuckDBWarehouse implements Warehouse {
     } finally {
       setup.closeSync();
     }
-    return { instance, sandbox: new DuckDBSandboxWarehouse(name, staging, instance) };
+    return instance;
   }
 
-  async sandbox(name: string): Promise<SandboxWarehouse> {
+  private async openSandbox(name: string): Promise<DuckDBSandboxWarehouse> {
+    const { file, staging } = this.paths(name);
+    // A compaction interrupted after the swap leaves the old file behind: it only holds stale data.
+    await scrubAndRemove(`${file}.old`);
+    return new DuckDBSandboxWarehouse(name, staging, await this.openInstance(file, staging));
+  }
+
+  private sandboxObject(name: string): Promise<DuckDBSandboxWarehouse> {
     let opening = this.open.get(name);
     if (!opening) {
       opening = this.openSandbox(name);
       this.open.set(name, opening);
       opening.catch(() => this.open.delete(name));
     }
+    return opening;
+  }
+
+  async sandbox(name: string): Promise<SandboxWarehouse> {
     try {
-      return (await opening).sandbox;
+      return await this.sandboxObject(name);
     } catch (error) {
       throw warehouseError(error);
+    }
+  }
+
+  /**
+   * Compaction: DuckDB keeps freed blocks in its file (deleted rows' bytes stay until overwritten), so the
+   * database is copied into a new file with `COPY FROM DATABASE` by a separate, unguarded in-memory instance
+   * (the sandbox's own instance cannot ATTACH files), the files are swapped, the old one is overwritten with
+   * zeros and removed, and the sandbox reopens on the new file. Every operation waits meanwhile.
+   */
+  async compact(name: string): Promise<CompactionResult> {
+    const { file, staging } = this.paths(name);
+    const sandbox = await this.sandboxObject(name);
+    return sandbox.exclusively<CompactionResult>(async (current) => {
+      const checkpoint = await current.connect();
+      try {
+        await checkpoint.run('CHECKPOINT');
+      } finally {
+        checkpoint.closeSync();
+      }
+      current.closeSync();
+      const bytesBefore = (await fileSize(file)) + (await fileSize(`${file}.wal`));
+      try {
+        await this.copyDatabase(file, `${file}.compact`);
+        await rename(file, `${file}.old`);
+        await rename(`${file}.compact`, file);
+        await rm(`${file}.wal`, { force: true });
+        await scrubAndRemove(`${file}.old`);
+      } catch (error) {
+        await rm(`${file}.compact`, { force: true });
+        await rm(`${file}.compact.wal`, { force: true });
+        if (!(await fileSize(file)) && (await fileSize(`${file}.old`))) await rename(`${file}.old`, file);
+        return { next: await this.openInstance(file, staging), error: warehouseError(error) };
+      }
+      const stagingFilesRemoved = await removeStaleStaging(staging);
+      return { next: await this.openInstance(file, staging), result: { sandbox: name, bytesBefore, bytesAfter: await fileSize(file), stagingFilesRemoved } };
+    });
+  }
+
+  private async copyDatabase(from: string, to: string): Promise<void> {
+    await rm(to, { force: true });
+    const copier = await DuckDBInstance.create(':memory:', { threads: String(this.options.threads), memory_limit: this.options.memoryLimit });
+    const c = await copier.connect();
+    try {
+      await c.run(`ATTACH ${quoteLiteral(from)} AS src (READ_ONLY)`);
+      await c.run(`ATTACH ${quoteLiteral(to)} AS dst`);
+      await c.run('COPY FROM DATABASE src TO dst');
+      await c.run('DETACH src');
+      await c.run('DETACH dst');
+    } finally {
+      c.closeSync();
+      copier.closeSync();
     }
   }
 
@@ -209,7 +344,7 @@ export class DuckDBWarehouse implements Warehouse {
     this.open.delete(name);
     if (!opening) return;
     try {
-      (await opening).instance.closeSync();
+      (await opening).close();
     } catch {
       // It never opened; nothing to close.
     }
@@ -224,4 +359,45 @@ export class DuckDBWarehouse implements Warehouse {
   async close(): Promise<void> {
     await Promise.all([...this.open.keys()].map((name) => this.closeSandbox(name)));
   }
+}
+
+async function fileSize(file: string): Promise<number> {
+  try {
+    return (await stat(file)).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** Overwrites a file with zeros before removing it, so its bytes do not linger in free disk blocks. */
+async function scrubAndRemove(file: string): Promise<void> {
+  const size = await fileSize(file);
+  if (size === 0) return rm(file, { force: true });
+  const handle = await open(file, 'r+');
+  try {
+    const zeros = Buffer.alloc(Math.min(size, 8 * 1024 * 1024));
+    for (let at = 0; at < size; at += zeros.length) await handle.write(zeros, 0, Math.min(zeros.length, size - at), at);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rm(file, { force: true });
+}
+
+/**
+ * Staging files at the folder's top level older than an hour: what appends that never finished left behind.
+ * Batch uploads (`batches/`) belong to their batches, which remove them when they end.
+ */
+async function removeStaleStaging(staging: string): Promise<number> {
+  const cutoff = Date.now() - 60 * 60 * 1000;
+  let removed = 0;
+  for (const entry of await readdir(staging, { withFileTypes: true }).catch(() => [])) {
+    if (!entry.isFile()) continue;
+    const file = path.join(staging, entry.name);
+    if ((await stat(file)).mtimeMs < cutoff) {
+      await scrubAndRemove(file);
+      removed++;
+    }
+  }
+  return removed;
 }

@@ -151,8 +151,140 @@ const ingestion: Migration = {
   },
 };
 
+const queryLog: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('query_log')
+      .addColumn('sandbox', 'text', (c) => c.notNull())
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('sql', 'text', (c) => c.notNull())
+      .addColumn('params', 'text', (c) => c.notNull())
+      .addColumn('actor', 'text', (c) => c.notNull())
+      .addColumn('client', 'text', (c) => c.notNull())
+      .addColumn('execution_class', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('row_count', 'integer')
+      .addColumn('error_code', 'text')
+      .addColumn('error_message', 'text')
+      .addColumn('started_at', 'text', (c) => c.notNull())
+      .addColumn('ended_at', 'text')
+      .addColumn('duration_ms', 'integer')
+      .addPrimaryKeyConstraint('query_log_pk', ['sandbox', 'id'])
+      .execute();
+    await db.schema.createIndex('query_log_started').on('query_log').columns(['sandbox', 'started_at']).execute();
+  },
+};
+
+/** Query templates, schedules and their run history (the Jobs port's embedded form: state in metadata). */
+const querySchedules: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('query_templates')
+      .addColumn('sandbox', 'text', (c) => c.notNull())
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('sql', 'text', (c) => c.notNull())
+      .addColumn('query_parameters', 'text', (c) => c.notNull())
+      .addColumn('created_by', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_by', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('query_templates_pk', ['sandbox', 'id'])
+      .execute();
+    await db.schema
+      .createTable('query_schedules')
+      .addColumn('sandbox', 'text', (c) => c.notNull())
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('description', 'text', (c) => c.notNull())
+      .addColumn('template_id', 'text')
+      .addColumn('sql', 'text')
+      .addColumn('parameters', 'text', (c) => c.notNull())
+      .addColumn('timing', 'text', (c) => c.notNull())
+      .addColumn('start_date', 'text', (c) => c.notNull())
+      .addColumn('end_date', 'text')
+      .addColumn('output', 'text', (c) => c.notNull())
+      .addColumn('alerts', 'text', (c) => c.notNull())
+      .addColumn('quarantine_enabled', 'integer', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('consecutive_failures', 'integer', (c) => c.notNull())
+      .addColumn('next_run_at', 'text')
+      .addColumn('last_slot_at', 'text')
+      .addColumn('active_run_id', 'text')
+      .addColumn('created_by', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('query_schedules_pk', ['sandbox', 'id'])
+      .execute();
+    await db.schema.createIndex('query_schedules_due').on('query_schedules').columns(['state', 'next_run_at']).execute();
+    await db.schema
+      .createTable('query_schedule_runs')
+      .addColumn('sandbox', 'text', (c) => c.notNull())
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('schedule_id', 'text', (c) => c.notNull())
+      .addColumn('trigger', 'text', (c) => c.notNull())
+      .addColumn('slot_at', 'text')
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('query_id', 'text')
+      .addColumn('dataset_id', 'text')
+      .addColumn('row_count', 'integer')
+      .addColumn('message', 'text')
+      .addColumn('error_code', 'text')
+      .addColumn('error_message', 'text')
+      .addColumn('delay_alerted', 'integer', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('started_at', 'text')
+      .addColumn('ended_at', 'text')
+      .addPrimaryKeyConstraint('query_schedule_runs_pk', ['sandbox', 'id'])
+      .execute();
+    await db.schema.createIndex('query_schedule_runs_schedule').on('query_schedule_runs').columns(['sandbox', 'schedule_id', 'created_at']).execute();
+  },
+};
+
+/** Merge policies of the profile store (at most 5 per sandbox, one default per class). */
+const mergePolicies: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('merge_policies')
+      .addColumn('sandbox', 'text', (c) => c.notNull())
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('class_id', 'text', (c) => c.notNull())
+      .addColumn('method', 'text', (c) => c.notNull())
+      .addColumn('dataset_order', 'text', (c) => c.notNull())
+      .addColumn('id_stitching', 'text', (c) => c.notNull())
+      .addColumn('is_default', 'integer', (c) => c.notNull())
+      .addColumn('snapshot_table', 'text', (c) => c.notNull())
+      .addColumn('created_by', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('merge_policies_pk', ['sandbox', 'id'])
+      .addUniqueConstraint('merge_policies_name_unique', ['sandbox', 'name'])
+      .execute();
+  },
+};
+
+/** The CLV model registry: fitted parameters, the data snapshot they came from, diagnostics, time. */
+const clvModels: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('clv_models')
+      .addColumn('sandbox', 'text', (c) => c.notNull())
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('model', 'text', (c) => c.notNull())
+      .addColumn('fit', 'text', (c) => c.notNull())
+      .addColumn('source', 'text', (c) => c.notNull())
+      .addColumn('diagnostics', 'text', (c) => c.notNull())
+      .addColumn('created_by', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('clv_models_pk', ['sandbox', 'id'])
+      .execute();
+    await db.schema.createIndex('clv_models_created').on('clv_models').columns(['sandbox', 'created_at']).execute();
+  },
+};
+
 export function migrationProvider(dialect: SqlDialectName): MigrationProvider {
   return {
-    getMigrations: () => Promise.resolve({ '0001_platform_core': platformCore(dialect), '0002_ingestion': ingestion }),
+    getMigrations: () => Promise.resolve({ '0001_platform_core': platformCore(dialect), '0002_ingestion': ingestion, '0003_merge_policies': mergePolicies, '0004_query_log': queryLog, '0005_query_schedules': querySchedules, '0006_clv_models': clvModels }),
   };
 }

@@ -12,12 +12,19 @@ import type {
   BatchFilter,
   BatchRecord,
   BatchStatus,
+  QueryLogChanges,
+  QueryLogRecord,
+  QueryStatus,
   StreamingConnectionRecord,
   AuditEntry,
   AuditFilter,
   DatasetRecord,
   DataTypeRecord,
   FieldGroupRecord,
+  IdStitching,
+  MergeMethod,
+  MergePolicyChanges,
+  MergePolicyRecord,
   MetadataStore,
   NamespaceRecord,
   NewAuditEntry,
@@ -27,6 +34,16 @@ import type {
   SnapshotRecord,
   SnapshotStatus,
   XdmClassId,
+} from '../../ports/metadata-store.ts';
+import type {
+  QueryScheduleChanges,
+  QueryScheduleRecord,
+  QueryScheduleRunChanges,
+  QueryScheduleRunRecord,
+  QueryScheduleRunStatus,
+  QueryScheduleState,
+  QueryTemplateRecord,
+  ClvModelRecord,
 } from '../../ports/metadata-store.ts';
 import type { JsonValue } from '../../ports/warehouse.ts';
 import { migrationProvider, type SqlDialectName } from './migrations.ts';
@@ -159,6 +176,104 @@ const toConnection = (r: Row<'streaming_connections'>): StreamingConnectionRecor
   revokedAt: r.revoked_at,
 });
 
+const toQueryLog = (r: Row<'query_log'>): QueryLogRecord => ({
+  sandbox: r.sandbox,
+  id: r.id,
+  sql: r.sql,
+  params: parse(r.params),
+  actor: r.actor,
+  client: r.client,
+  executionClass: r.execution_class,
+  status: r.status as QueryStatus,
+  rowCount: r.row_count === null ? null : Number(r.row_count),
+  errorCode: r.error_code,
+  errorMessage: r.error_message,
+  startedAt: r.started_at,
+  endedAt: r.ended_at,
+  durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
+});
+
+const toQueryTemplate = (r: Row<'query_templates'>): QueryTemplateRecord => ({
+  sandbox: r.sandbox,
+  id: r.id,
+  name: r.name,
+  sql: r.sql,
+  queryParameters: parse(r.query_parameters),
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+  updatedBy: r.updated_by,
+  updatedAt: r.updated_at,
+});
+
+const toQuerySchedule = (r: Row<'query_schedules'>): QueryScheduleRecord => ({
+  sandbox: r.sandbox,
+  id: r.id,
+  name: r.name,
+  description: r.description,
+  templateId: r.template_id,
+  sql: r.sql,
+  parameters: parse(r.parameters),
+  timing: parse(r.timing),
+  startDate: r.start_date,
+  endDate: r.end_date,
+  output: parse(r.output),
+  alerts: parse(r.alerts),
+  quarantineEnabled: Boolean(r.quarantine_enabled),
+  state: r.state as QueryScheduleState,
+  consecutiveFailures: Number(r.consecutive_failures),
+  nextRunAt: r.next_run_at,
+  lastSlotAt: r.last_slot_at,
+  activeRunId: r.active_run_id,
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+const toQueryScheduleRun = (r: Row<'query_schedule_runs'>): QueryScheduleRunRecord => ({
+  sandbox: r.sandbox,
+  id: r.id,
+  scheduleId: r.schedule_id,
+  trigger: r.trigger,
+  slotAt: r.slot_at,
+  status: r.status as QueryScheduleRunStatus,
+  queryId: r.query_id,
+  datasetId: r.dataset_id,
+  rowCount: r.row_count === null ? null : Number(r.row_count),
+  message: r.message,
+  errorCode: r.error_code,
+  errorMessage: r.error_message,
+  delayAlerted: Boolean(r.delay_alerted),
+  createdAt: r.created_at,
+  startedAt: r.started_at,
+  endedAt: r.ended_at,
+});
+
+const toMergePolicy = (r: Row<'merge_policies'>): MergePolicyRecord => ({
+  sandbox: r.sandbox,
+  id: r.id,
+  name: r.name,
+  classId: r.class_id as XdmClassId,
+  method: r.method as MergeMethod,
+  datasetOrder: JSON.parse(r.dataset_order) as string[],
+  idStitching: r.id_stitching as IdStitching,
+  isDefault: Boolean(r.is_default),
+  snapshotTable: r.snapshot_table,
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+const toClvModel = (r: Row<'clv_models'>): ClvModelRecord => ({
+  sandbox: r.sandbox,
+  id: r.id,
+  model: r.model,
+  fit: parse(r.fit),
+  source: parse(r.source),
+  diagnostics: parse(r.diagnostics),
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+});
+
 export class SqlMetadataStore implements MetadataStore {
   constructor(
     private readonly db: Db,
@@ -166,7 +281,8 @@ export class SqlMetadataStore implements MetadataStore {
   ) {}
 
   async migrate(): Promise<void> {
-    const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.dialect) });
+    // Migrations of separate features are independent; allow a new one to sort before those already applied.
+    const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.dialect), allowUnorderedMigrations: true });
     const { error } = await migrator.migrateToLatest();
     if (error) throw error instanceof Error ? error : new Error(`Metadata migration failed: ${JSON.stringify(error)}`);
   }
@@ -307,6 +423,9 @@ export class SqlMetadataStore implements MetadataStore {
     },
     list: async (sandbox: string) =>
       (await this.db.selectFrom('field_groups').selectAll().where('sandbox', '=', sandbox).orderBy('id').execute()).map(toFieldGroup),
+    delete: async (sandbox: string, id: string) => {
+      await this.db.deleteFrom('field_groups').where('sandbox', '=', sandbox).where('id', '=', id).execute();
+    },
   };
 
   readonly dataTypes = {
@@ -414,6 +533,14 @@ export class SqlMetadataStore implements MetadataStore {
     getByTable: async (sandbox: string, tableName: string) => this.findDataset(sandbox, 'table_name', tableName),
     list: async (sandbox: string) =>
       (await this.db.selectFrom('datasets').selectAll().where('sandbox', '=', sandbox).orderBy('name').execute()).map(toDataset),
+    setFlags: async (sandbox: string, id: string, f: Pick<DatasetRecord, 'profileEnabled' | 'identityEnabled' | 'upsert'>) => {
+      await this.db
+        .updateTable('datasets')
+        .set({ profile_enabled: flag(f.profileEnabled), identity_enabled: flag(f.identityEnabled), upsert: flag(f.upsert) })
+        .where('sandbox', '=', sandbox)
+        .where('id', '=', id)
+        .execute();
+    },
     setSchemaVersion: async (sandbox: string, id: string, version: number) => {
       await this.db.updateTable('datasets').set({ schema_version: version }).where('sandbox', '=', sandbox).where('id', '=', id).execute();
     },
@@ -472,6 +599,63 @@ export class SqlMetadataStore implements MetadataStore {
       ).map(toSnapshot),
   };
 
+  readonly mergePolicies = {
+    create: async (r: MergePolicyRecord, limit: number) =>
+      this.db.transaction().execute(async (tx) => {
+        const held = await tx.selectFrom('merge_policies').select((eb) => eb.fn.countAll<number>().as('n')).where('sandbox', '=', r.sandbox).executeTakeFirst();
+        if (Number(held?.n ?? 0) >= limit) return false;
+        if (r.isDefault) {
+          await tx.updateTable('merge_policies').set({ is_default: 0 }).where('sandbox', '=', r.sandbox).where('class_id', '=', r.classId).execute();
+        }
+        await tx
+          .insertInto('merge_policies')
+          .values({
+            sandbox: r.sandbox,
+            id: r.id,
+            name: r.name,
+            class_id: r.classId,
+            method: r.method,
+            dataset_order: JSON.stringify(r.datasetOrder),
+            id_stitching: r.idStitching,
+            is_default: flag(r.isDefault),
+            snapshot_table: r.snapshotTable,
+            created_by: r.createdBy,
+            created_at: r.createdAt,
+            updated_at: r.updatedAt,
+          })
+          .execute();
+        return true;
+      }),
+    get: async (sandbox: string, id: string) => {
+      const r = await this.db.selectFrom('merge_policies').selectAll().where('sandbox', '=', sandbox).where('id', '=', id).executeTakeFirst();
+      return r && toMergePolicy(r);
+    },
+    list: async (sandbox: string) =>
+      (await this.db.selectFrom('merge_policies').selectAll().where('sandbox', '=', sandbox).orderBy('created_at').orderBy('id').execute()).map(toMergePolicy),
+    update: async (sandbox: string, id: string, c: MergePolicyChanges) => {
+      const set = {
+        ...(c.name !== undefined && { name: c.name }),
+        ...(c.method !== undefined && { method: c.method }),
+        ...(c.datasetOrder !== undefined && { dataset_order: JSON.stringify(c.datasetOrder) }),
+        ...(c.idStitching !== undefined && { id_stitching: c.idStitching }),
+        ...(c.updatedAt !== undefined && { updated_at: c.updatedAt }),
+      };
+      if (Object.keys(set).length === 0) return;
+      await this.db.updateTable('merge_policies').set(set).where('sandbox', '=', sandbox).where('id', '=', id).execute();
+    },
+    setDefault: async (sandbox: string, id: string, at: string) => {
+      await this.db.transaction().execute(async (tx) => {
+        const policy = await tx.selectFrom('merge_policies').select('class_id').where('sandbox', '=', sandbox).where('id', '=', id).executeTakeFirst();
+        if (!policy) throw new Error(`Merge policy ${id} does not exist in sandbox ${sandbox}`);
+        await tx.updateTable('merge_policies').set({ is_default: 0 }).where('sandbox', '=', sandbox).where('class_id', '=', policy.class_id).where('id', '<>', id).execute();
+        await tx.updateTable('merge_policies').set({ is_default: 1, updated_at: at }).where('sandbox', '=', sandbox).where('id', '=', id).execute();
+      });
+    },
+    delete: async (sandbox: string, id: string) => {
+      await this.db.deleteFrom('merge_policies').where('sandbox', '=', sandbox).where('id', '=', id).execute();
+    },
+  };
+
   readonly batches = {
     create: async (r: BatchRecord) => {
       await this.db
@@ -525,6 +709,51 @@ export class SqlMetadataStore implements MetadataStore {
     },
   };
 
+  readonly queryLog = {
+    create: async (r: QueryLogRecord) => {
+      await this.db
+        .insertInto('query_log')
+        .values({
+          sandbox: r.sandbox,
+          id: r.id,
+          sql: r.sql,
+          params: json(r.params),
+          actor: r.actor,
+          client: r.client,
+          execution_class: r.executionClass,
+          status: r.status,
+          row_count: r.rowCount,
+          error_code: r.errorCode,
+          error_message: r.errorMessage,
+          started_at: r.startedAt,
+          ended_at: r.endedAt,
+          duration_ms: r.durationMs,
+        })
+        .execute();
+    },
+    get: async (sandbox: string, id: string) => {
+      const r = await this.db.selectFrom('query_log').selectAll().where('sandbox', '=', sandbox).where('id', '=', id).executeTakeFirst();
+      return r && toQueryLog(r);
+    },
+    list: async (sandbox: string, filter: { actor?: string; status?: QueryStatus; limit?: number } = {}) => {
+      let q = this.db.selectFrom('query_log').selectAll().where('sandbox', '=', sandbox);
+      if (filter.actor !== undefined) q = q.where('actor', '=', filter.actor);
+      if (filter.status !== undefined) q = q.where('status', '=', filter.status);
+      return (await q.orderBy('started_at', 'desc').orderBy('id', 'desc').limit(filter.limit ?? 100).execute()).map(toQueryLog);
+    },
+    update: async (sandbox: string, id: string, c: QueryLogChanges) => {
+      const set = {
+        ...(c.status !== undefined && { status: c.status }),
+        ...(c.rowCount !== undefined && { row_count: c.rowCount }),
+        ...(c.errorCode !== undefined && { error_code: c.errorCode }),
+        ...(c.errorMessage !== undefined && { error_message: c.errorMessage }),
+        ...(c.endedAt !== undefined && { ended_at: c.endedAt }),
+        ...(c.durationMs !== undefined && { duration_ms: c.durationMs }),
+      };
+      if (Object.keys(set).length) await this.db.updateTable('query_log').set(set).where('sandbox', '=', sandbox).where('id', '=', id).execute();
+    },
+  };
+
   readonly streamingConnections = {
     create: async (r: StreamingConnectionRecord) => {
       await this.db
@@ -550,6 +779,247 @@ export class SqlMetadataStore implements MetadataStore {
       (await this.db.selectFrom('streaming_connections').selectAll().where('sandbox', '=', sandbox).orderBy('created_at').execute()).map(toConnection),
     revoke: async (id: string, at: string) => {
       await this.db.updateTable('streaming_connections').set({ revoked_at: at }).where('id', '=', id).execute();
+    },
+  };
+
+  readonly queryTemplates = {
+    create: async (r: QueryTemplateRecord) => {
+      await this.db
+        .insertInto('query_templates')
+        .values({
+          sandbox: r.sandbox,
+          id: r.id,
+          name: r.name,
+          sql: r.sql,
+          query_parameters: json(r.queryParameters),
+          created_by: r.createdBy,
+          created_at: r.createdAt,
+          updated_by: r.updatedBy,
+          updated_at: r.updatedAt,
+        })
+        .execute();
+    },
+    get: async (sandbox: string, id: string) => {
+      const r = await this.db.selectFrom('query_templates').selectAll().where('sandbox', '=', sandbox).where('id', '=', id).executeTakeFirst();
+      return r && toQueryTemplate(r);
+    },
+    list: async (sandbox: string) =>
+      (await this.db.selectFrom('query_templates').selectAll().where('sandbox', '=', sandbox).orderBy('created_at').orderBy('id').execute()).map(toQueryTemplate),
+    update: async (sandbox: string, id: string, c: Pick<QueryTemplateRecord, 'name' | 'sql' | 'queryParameters' | 'updatedBy' | 'updatedAt'>) => {
+      await this.db
+        .updateTable('query_templates')
+        .set({ name: c.name, sql: c.sql, query_parameters: json(c.queryParameters), updated_by: c.updatedBy, updated_at: c.updatedAt })
+        .where('sandbox', '=', sandbox)
+        .where('id', '=', id)
+        .execute();
+    },
+    delete: async (sandbox: string, id: string) => {
+      await this.db.deleteFrom('query_templates').where('sandbox', '=', sandbox).where('id', '=', id).execute();
+    },
+  };
+
+  readonly querySchedules = {
+    create: async (r: QueryScheduleRecord) => {
+      await this.db
+        .insertInto('query_schedules')
+        .values({
+          sandbox: r.sandbox,
+          id: r.id,
+          name: r.name,
+          description: r.description,
+          template_id: r.templateId,
+          sql: r.sql,
+          parameters: json(r.parameters),
+          timing: json(r.timing),
+          start_date: r.startDate,
+          end_date: r.endDate,
+          output: json(r.output),
+          alerts: json(r.alerts),
+          quarantine_enabled: flag(r.quarantineEnabled),
+          state: r.state,
+          consecutive_failures: r.consecutiveFailures,
+          next_run_at: r.nextRunAt,
+          last_slot_at: r.lastSlotAt,
+          active_run_id: r.activeRunId,
+          created_by: r.createdBy,
+          created_at: r.createdAt,
+          updated_at: r.updatedAt,
+        })
+        .execute();
+    },
+    get: async (sandbox: string, id: string) => {
+      const r = await this.db.selectFrom('query_schedules').selectAll().where('sandbox', '=', sandbox).where('id', '=', id).executeTakeFirst();
+      return r && toQuerySchedule(r);
+    },
+    list: async (sandbox: string) =>
+      (await this.db.selectFrom('query_schedules').selectAll().where('sandbox', '=', sandbox).orderBy('created_at').orderBy('id').execute()).map(toQuerySchedule),
+    due: async (at: string) =>
+      (
+        await this.db
+          .selectFrom('query_schedules')
+          .selectAll()
+          .where('state', '=', 'ENABLED')
+          .where('next_run_at', 'is not', null)
+          .where('next_run_at', '<=', at)
+          .orderBy('next_run_at')
+          .orderBy('id')
+          .execute()
+      ).map(toQuerySchedule),
+    withActiveRun: async () =>
+      (await this.db.selectFrom('query_schedules').selectAll().where('active_run_id', 'is not', null).execute()).map(toQuerySchedule),
+    update: async (sandbox: string, id: string, c: QueryScheduleChanges) => {
+      const set = {
+        ...(c.name !== undefined && { name: c.name }),
+        ...(c.description !== undefined && { description: c.description }),
+        ...(c.parameters !== undefined && { parameters: json(c.parameters) }),
+        ...(c.timing !== undefined && { timing: json(c.timing) }),
+        ...(c.startDate !== undefined && { start_date: c.startDate }),
+        ...(c.endDate !== undefined && { end_date: c.endDate }),
+        ...(c.output !== undefined && { output: json(c.output) }),
+        ...(c.alerts !== undefined && { alerts: json(c.alerts) }),
+        ...(c.quarantineEnabled !== undefined && { quarantine_enabled: flag(c.quarantineEnabled) }),
+        ...(c.state !== undefined && { state: c.state }),
+        ...(c.consecutiveFailures !== undefined && { consecutive_failures: c.consecutiveFailures }),
+        ...(c.nextRunAt !== undefined && { next_run_at: c.nextRunAt }),
+        ...(c.lastSlotAt !== undefined && { last_slot_at: c.lastSlotAt }),
+        ...(c.updatedAt !== undefined && { updated_at: c.updatedAt }),
+      };
+      if (Object.keys(set).length) await this.db.updateTable('query_schedules').set(set).where('sandbox', '=', sandbox).where('id', '=', id).execute();
+    },
+    claimRun: async (sandbox: string, id: string, runId: string) => {
+      const result = await this.db
+        .updateTable('query_schedules')
+        .set({ active_run_id: runId })
+        .where('sandbox', '=', sandbox)
+        .where('id', '=', id)
+        .where('active_run_id', 'is', null)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    },
+    releaseRun: async (sandbox: string, id: string, runId: string) => {
+      await this.db
+        .updateTable('query_schedules')
+        .set({ active_run_id: null })
+        .where('sandbox', '=', sandbox)
+        .where('id', '=', id)
+        .where('active_run_id', '=', runId)
+        .execute();
+    },
+    delete: async (sandbox: string, id: string) => {
+      await this.db.transaction().execute(async (tx) => {
+        await tx.deleteFrom('query_schedule_runs').where('sandbox', '=', sandbox).where('schedule_id', '=', id).execute();
+        await tx.deleteFrom('query_schedules').where('sandbox', '=', sandbox).where('id', '=', id).execute();
+      });
+    },
+    usingTemplate: async (sandbox: string, templateId: string) =>
+      (await this.db.selectFrom('query_schedules').select('id').where('sandbox', '=', sandbox).where('template_id', '=', templateId).orderBy('id').execute()).map(
+        (r) => r.id,
+      ),
+  };
+
+  readonly queryScheduleRuns = {
+    create: async (r: QueryScheduleRunRecord) => {
+      await this.db
+        .insertInto('query_schedule_runs')
+        .values({
+          sandbox: r.sandbox,
+          id: r.id,
+          schedule_id: r.scheduleId,
+          trigger: r.trigger,
+          slot_at: r.slotAt,
+          status: r.status,
+          query_id: r.queryId,
+          dataset_id: r.datasetId,
+          row_count: r.rowCount,
+          message: r.message,
+          error_code: r.errorCode,
+          error_message: r.errorMessage,
+          delay_alerted: flag(r.delayAlerted),
+          created_at: r.createdAt,
+          started_at: r.startedAt,
+          ended_at: r.endedAt,
+        })
+        .execute();
+    },
+    get: async (sandbox: string, id: string) => {
+      const r = await this.db.selectFrom('query_schedule_runs').selectAll().where('sandbox', '=', sandbox).where('id', '=', id).executeTakeFirst();
+      return r && toQueryScheduleRun(r);
+    },
+    list: async (sandbox: string, scheduleId: string, page: { limit?: number; start?: number } = {}) =>
+      (
+        await this.db
+          .selectFrom('query_schedule_runs')
+          .selectAll()
+          .where('sandbox', '=', sandbox)
+          .where('schedule_id', '=', scheduleId)
+          .orderBy('created_at', 'desc')
+          .orderBy('id', 'desc')
+          .limit(page.limit ?? 100)
+          .offset(page.start ?? 0)
+          .execute()
+      ).map(toQueryScheduleRun),
+    update: async (sandbox: string, id: string, c: QueryScheduleRunChanges) => {
+      const set = {
+        ...(c.status !== undefined && { status: c.status }),
+        ...(c.queryId !== undefined && { query_id: c.queryId }),
+        ...(c.datasetId !== undefined && { dataset_id: c.datasetId }),
+        ...(c.rowCount !== undefined && { row_count: c.rowCount }),
+        ...(c.message !== undefined && { message: c.message }),
+        ...(c.errorCode !== undefined && { error_code: c.errorCode }),
+        ...(c.errorMessage !== undefined && { error_message: c.errorMessage }),
+        ...(c.delayAlerted !== undefined && { delay_alerted: flag(c.delayAlerted) }),
+        ...(c.endedAt !== undefined && { ended_at: c.endedAt }),
+      };
+      if (Object.keys(set).length) await this.db.updateTable('query_schedule_runs').set(set).where('sandbox', '=', sandbox).where('id', '=', id).execute();
+    },
+    prune: async (sandbox: string, scheduleId: string, keep: number) => {
+      const cutoff = await this.db
+        .selectFrom('query_schedule_runs')
+        .select(['created_at', 'id'])
+        .where('sandbox', '=', sandbox)
+        .where('schedule_id', '=', scheduleId)
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .offset(keep)
+        .limit(1)
+        .executeTakeFirst();
+      if (!cutoff) return;
+      await this.db
+        .deleteFrom('query_schedule_runs')
+        .where('sandbox', '=', sandbox)
+        .where('schedule_id', '=', scheduleId)
+        .where((eb) => eb.or([eb('created_at', '<', cutoff.created_at), eb.and([eb('created_at', '=', cutoff.created_at), eb('id', '<=', cutoff.id)])]))
+        .execute();
+    },
+  };
+
+  readonly clvModels = {
+    create: async (r: ClvModelRecord) => {
+      await this.db
+        .insertInto('clv_models')
+        .values({
+          sandbox: r.sandbox,
+          id: r.id,
+          model: r.model,
+          fit: json(r.fit),
+          source: json(r.source),
+          diagnostics: json(r.diagnostics),
+          created_by: r.createdBy,
+          created_at: r.createdAt,
+        })
+        .execute();
+    },
+    get: async (sandbox: string, id: string) => {
+      const r = await this.db.selectFrom('clv_models').selectAll().where('sandbox', '=', sandbox).where('id', '=', id).executeTakeFirst();
+      return r && toClvModel(r);
+    },
+    list: async (sandbox: string, filter: { model?: string; limit?: number } = {}) => {
+      let query = this.db.selectFrom('clv_models').selectAll().where('sandbox', '=', sandbox);
+      if (filter.model) query = query.where('model', '=', filter.model);
+      return (await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit ?? 100).execute()).map(toClvModel);
+    },
+    delete: async (sandbox: string, id: string) => {
+      await this.db.deleteFrom('clv_models').where('sandbox', '=', sandbox).where('id', '=', id).execute();
     },
   };
 

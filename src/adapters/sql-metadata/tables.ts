@@ -83,6 +83,22 @@ export interface MetadataTables {
     updated_at: string;
     completed_at: string | null;
   };
+  query_log: {
+    sandbox: string;
+    id: string;
+    sql: string;
+    params: string;
+    actor: string;
+    client: string;
+    execution_class: string;
+    status: string;
+    row_count: number | null;
+    error_code: string | null;
+    error_message: string | null;
+    started_at: string;
+    ended_at: string | null;
+    duration_ms: number | null;
+  };
   streaming_connections: {
     sandbox: string;
     id: string;
@@ -93,6 +109,82 @@ export interface MetadataTables {
     created_by: string;
     created_at: string;
     revoked_at: string | null;
+  };
+  query_templates: {
+    sandbox: string;
+    id: string;
+    name: string;
+    sql: string;
+    query_parameters: string;
+    created_by: string;
+    created_at: string;
+    updated_by: string;
+    updated_at: string;
+  };
+  query_schedules: {
+    sandbox: string;
+    id: string;
+    name: string;
+    description: string;
+    template_id: string | null;
+    sql: string | null;
+    parameters: string;
+    timing: string;
+    start_date: string;
+    end_date: string | null;
+    output: string;
+    alerts: string;
+    quarantine_enabled: number;
+    state: string;
+    consecutive_failures: number;
+    next_run_at: string | null;
+    last_slot_at: string | null;
+    active_run_id: string | null;
+    created_by: string;
+    created_at: string;
+    updated_at: string;
+  };
+  merge_policies: {
+    sandbox: string;
+    id: string;
+    name: string;
+    class_id: string;
+    method: string;
+    dataset_order: string;
+    id_stitching: string;
+    is_default: number;
+    snapshot_table: string;
+    created_by: string;
+    created_at: string;
+    updated_at: string;
+  };
+  query_schedule_runs: {
+    sandbox: string;
+    id: string;
+    schedule_id: string;
+    trigger: string;
+    slot_at: string | null;
+    status: string;
+    query_id: string | null;
+    dataset_id: string | null;
+    row_count: number | null;
+    message: string | null;
+    error_code: string | null;
+    error_message: string | null;
+    delay_alerted: number;
+    created_at: string;
+    started_at: string | null;
+    ended_at: string | null;
+  };
+  clv_models: {
+    sandbox: string;
+    id: string;
+    model: string;
+    fit: string;
+    source: string;
+    diagnostics: string;
+    created_by: string;
+    created_at: string;
   };
 }
 
@@ -105,5 +197,11 @@ export const SANDBOX_SCOPED_TABLES = [
   'datasets',
   'dataset_snapshots',
   'batches',
+  'query_log',
   'streaming_connections',
+  'query_templates',
+  'query_schedules',
+  'query_schedule_runs',
+  'merge_policies',
+  'clv_models',
 ] as const satisfies readonly (keyof MetadataTables)[];

@@ -25,6 +25,8 @@ export interface SchemaDefinition {
   /** Required custom fields (names inside the tenant object). */
   required?: string[];
   identities?: IdentityDescriptor[];
+  /** Fields at the root of the record (tables made by SQL); not part of the public payload. */
+  rootFields?: Properties;
 }
 
 export interface ResolvedSchema {
@@ -40,6 +42,8 @@ export interface ResolvedSchema {
   'meta:fieldGroups': string[];
   'meta:identities': IdentityDescriptor[];
   'meta:version': number;
+  /** Made by SQL (CTAS, CREATE TABLE): identities may change between versions, as ad hoc schemas allow. */
+  'meta:adhoc'?: boolean;
 }
 
 export interface FieldGroupSource {
@@ -130,7 +134,7 @@ async function checkIdentities(identities: IdentityDescriptor[], properties: Pro
 export async function composeSchema(
   definition: SchemaDefinition,
   lookup: CompositionLookup,
-  context: { id: string; sandbox: string; tenant: string; version: number },
+  context: { id: string; sandbox: string; tenant: string; version: number; adhoc?: boolean },
 ): Promise<ResolvedSchema> {
   const cls = XDM_CLASSES[definition.class];
   const tenant = tenantKey(context.tenant);
@@ -149,6 +153,7 @@ export async function composeSchema(
     const own: FieldDefinition = { type: 'object', properties: await resolvePropertyRefs(definition.fields, lookup), ...(definition.required?.length ? { required: definition.required } : {}) };
     properties = mergeProperties(properties, { [tenant]: own }, '', conflicts);
   }
+  if (definition.rootFields) properties = mergeProperties(properties, await resolvePropertyRefs(definition.rootFields, lookup), '', conflicts);
   if (conflicts.length) throw new RoundtripError('RT_SCHEMA_FIELD_CONFLICT', `Field ${conflicts[0]!.path} ${conflicts[0]!.message}.`, { issues: conflicts });
   const identities = definition.identities ?? [];
   const identityIssues = await checkIdentities(identities, properties, lookup);
@@ -168,6 +173,7 @@ export async function composeSchema(
     'meta:fieldGroups': definition.fieldGroups ?? [],
     'meta:identities': identities,
     'meta:version': context.version,
+    ...(context.adhoc ? { 'meta:adhoc': true } : {}),
   };
 }
 

@@ -57,6 +57,7 @@ export function compatibilityIssues(before: ResolvedSchema, after: ResolvedSchem
   const issues: FieldIssue[] = [];
   if (before['meta:class'] !== after['meta:class']) issues.push({ path: 'class', message: 'cannot change' });
   compareProperties(before.properties, after.properties, '', issues);
+  if (before['meta:adhoc']) return issues;
   for (const identity of before['meta:identities']) {
     const kept = after['meta:identities'].find((d) => d.path === identity.path);
     if (!kept || kept.namespace !== identity.namespace || Boolean(kept.primary) !== Boolean(identity.primary)) {

@@ -40,6 +40,13 @@ export const XDM_CLASSES: Record<XdmClassId, XdmClass> = {
     },
     required: ['_id', 'timestamp'],
   },
+  adhoc: {
+    id: 'adhoc',
+    title: 'Ad hoc (tables made by SQL)',
+    uri: 'https://ns.adobe.com/xdm/data/adhoc',
+    properties: {},
+    required: [],
+  },
 };
 
 export interface StandardFieldGroup {

@@ -1,0 +1,349 @@
+/**
+ * Building the identity graph: the two operations every graph change is made of, both bulk SQL around one
+ * JavaScript union-find.
+ *
+ * - `applySnapshots`: new dataset snapshots in. Their identities are extracted and normalised in SQL, new
+ *   identities get node ids, and their links are applied, in processing order, on top of the graphs they touch
+ *   (existing graphs enter the union-find as ready-made groups). Used for a streaming micro-batch, for a
+ *   million-row batch, and for a rebuild from scratch (every snapshot, every graph reset to singletons).
+ * - `recomputeComponents`: the graphs around some identities are recomputed from all their links, after an
+ *   unlink, a relink or a deletion. The scope is the whole connected component *ignoring* guardrails, so that
+ *   a link refused earlier because a graph was full is reconsidered when that graph shrinks — the result is
+ *   the one a rebuild from scratch would give.
+ *
+ * Both end in one transaction that writes nodes, the record index, refusals and the state together, and both
+ * report which profiles changed (`GraphChange`) so the profile store updates only those.
+ *
+ * Cost at a million profiles is dominated by passes over the identity occurrences, so the pipeline keeps
+ * them few: extraction, normalisation, node numbering, one window for each record's anchor, one sorted export
+ * of the links. Node ids travel to the union-find as they are (no SQL densification), and big inserts drop
+ * and rebuild their ART index rather than maintaining it row by row.
+ */
+import type { XdmClassId } from '../ports/metadata-store.ts';
+import type { SandboxWarehouse } from '../ports/warehouse.ts';
+import { occurrencesSql, type IdentitySource, type SnapshotFilter } from './extract.ts';
+import { E164, identityKeySql, normalizedSql, normalizePhone, type NamespaceInfo } from './normalize.ts';
+import { intList, quoteLiteral } from './sql.ts';
+import { readIntColumns, traced, withIntColumns, withStringRecords } from './staging.ts';
+import { APPLIED, NODES, NODES_KEY_INDEX, RECORDS, RECORDS_NODE_INDEX, REFUSALS, STATE, UNLINKS, WORK, dropWorkTables, type GraphSettings } from './store.ts';
+import { guardedUnionFind, type RefusalReason } from './union-find.ts';
+
+/** Profiles to recompute after a graph change. */
+export interface GraphChange {
+  /** Graph ids (profile ids under private-graph stitching) that changed, appeared or disappeared. */
+  graphs: Set<number>;
+  /** Anchor nodes (profile ids without stitching) whose records changed. */
+  nodes: Set<number>;
+  /** So much changed that profile tables are cheaper to refresh in full. */
+  full: boolean;
+}
+
+export const emptyChange = (): GraphChange => ({ graphs: new Set(), nodes: new Set(), full: false });
+
+export function mergeChanges(into: GraphChange, from: GraphChange): GraphChange {
+  from.graphs.forEach((g) => into.graphs.add(g));
+  from.nodes.forEach((n) => into.nodes.add(n));
+  into.full ||= from.full;
+  return into;
+}
+
+/** Past this many changed profiles a full refresh of the profile tables is cheaper than row updates. */
+export const FULL_REFRESH_THRESHOLD = 20_000;
+/** Inserts larger than this rebuild the table's ART index instead of maintaining it row by row. */
+const REINDEX_THRESHOLD = 100_000;
+
+/** One snapshot to apply, at its processing position. */
+export interface ApplyUnit {
+  ds: string;
+  snap: number;
+  pos: number;
+  rows: number;
+  cls: XdmClassId;
+  /** The dataset is identity-enabled: its records link identities. */
+  linking: boolean;
+  /** The dataset is profile-enabled: its records are profile fragments or events. */
+  profile: boolean;
+}
+
+export interface ApplyPlan {
+  sources: { source: IdentitySource; filter: SnapshotFilter }[];
+  units: ApplyUnit[];
+  namespaces: ReadonlyMap<string, NamespaceInfo>;
+  settings: GraphSettings;
+  nextNode: number;
+}
+
+const REASONS: RefusalReason[] = ['separated', 'unique-namespace', 'graph-size'];
+
+const unitsRelation = (units: readonly ApplyUnit[]): string =>
+  `(VALUES ${units.map((u) => `(${quoteLiteral(u.ds)}, ${u.snap}, ${u.pos}, ${u.rows}, ${quoteLiteral(u.cls)}, ${u.linking}, ${u.profile})`).join(', ')}) AS u(ds, snap, pos, rows, cls, linking, profile)`;
+
+/** Extracts, normalises and applies the plan's snapshots; returns the profiles that changed. */
+export async function applySnapshots(target: SandboxWarehouse, plan: ApplyPlan): Promise<GraphChange> {
+  const warehouse = traced(target);
+  const units = unitsRelation(plan.units);
+  try {
+    await extractIdentities(warehouse, plan.sources, plan.namespaces, plan.settings);
+    const added = await assignNodes(warehouse, plan.nextNode, units);
+    const links = `SELECT anchor AS a, node AS b, ds, snap, seq, ord, pos, ns_a, ns FROM ${WORK.records} WHERE linking AND ord > 0 AND node <> anchor`;
+    // Existing graphs touched by the new links take part as groups; new identities start on their own.
+    const scope = `SELECT node, graph AS start, graph, ns FROM ${NODES} WHERE graph IN (
+      SELECT DISTINCT n.graph FROM ${NODES} n WHERE n.node IN (SELECT anchor FROM ${WORK.records} WHERE linking AND ord > 0 UNION SELECT node FROM ${WORK.records} WHERE linking AND ord > 0))`;
+    await runUnionFind(warehouse, plan.settings, scope, links);
+    const change = await applyChange(warehouse);
+    const reindexNodes = added > REINDEX_THRESHOLD;
+    const reindexRecords = Number((await warehouse.query(`SELECT count(*) AS n FROM ${WORK.records}`)).rows[0]?.n ?? 0) > REINDEX_THRESHOLD;
+    await warehouse.query(`BEGIN TRANSACTION;
+      ${reindexNodes ? `DROP INDEX IF EXISTS ${NODES_KEY_INDEX};` : ''}
+      INSERT INTO ${NODES} SELECT w.node, w.key, w.ns, w.id, coalesce(r.graph, w.node), now() FROM ${WORK.newNodes} w LEFT JOIN ${WORK.result} r ON r.node = w.node;
+      ${reindexNodes ? `CREATE INDEX ${NODES_KEY_INDEX} ON ${NODES} (key);` : ''}
+      UPDATE ${NODES} SET graph = r.graph FROM ${WORK.result} r WHERE r.node < ${plan.nextNode} AND ${NODES}.node = r.node AND ${NODES}.graph <> r.graph;
+      ${reindexRecords ? `DROP INDEX IF EXISTS ${RECORDS_NODE_INDEX};` : ''}
+      INSERT INTO ${RECORDS} SELECT ds, snap, seq, ord, node, anchor, pos, ts, cls FROM ${WORK.records};
+      ${reindexRecords ? `CREATE INDEX ${RECORDS_NODE_INDEX} ON ${RECORDS} (node);` : ''}
+      INSERT INTO ${REFUSALS} SELECT ds, snap, seq, ord, a, b, reason, namespace, now() FROM ${WORK.refused};
+      INSERT INTO ${APPLIED} SELECT ds, snap, pos, rows, linking, now() FROM ${units};
+      UPDATE ${STATE} SET next_node = ${plan.nextNode + added}, next_pos = ${Math.max(...plan.units.map((u) => u.pos)) + 1}, version = version + 1;
+      COMMIT`);
+    return change;
+  } finally {
+    await warehouse.query(dropWorkTables());
+  }
+}
+
+/**
+ * Occurrences of every source → `WORK.identities`: normalised identities per record (`ds, snap, seq, ts, ns,
+ * id, key, rnk`), `rnk` ranking them in their record (the lowest is the anchor).
+ */
+async function extractIdentities(
+  warehouse: SandboxWarehouse,
+  sources: ApplyPlan['sources'],
+  namespaces: ReadonlyMap<string, NamespaceInfo>,
+  settings: GraphSettings,
+): Promise<void> {
+  const parts = sources.map(({ source, filter }) => `SELECT * FROM (${occurrencesSql(source, namespaces, filter)})`);
+  await warehouse.query(`CREATE OR REPLACE TABLE ${WORK.occurrences} AS ${parts.join('\nUNION ALL\n')}`);
+  await normalisePhones(warehouse, settings.phoneDefaultCountry);
+  await warehouse.query(`CREATE OR REPLACE TABLE ${WORK.identities} AS
+    SELECT ds, snap, seq, ts, ns, id, ${identityKeySql('ns', 'id')} AS key, rnk FROM (
+      SELECT o.ds, o.snap, o.seq, o.ts, o.ns, ${normalizedSql('o.kind', 'o.raw', 'p.id')} AS id, o.prank * 1000000000 + o.rpos AS rnk
+      FROM ${WORK.occurrences} o LEFT JOIN ${WORK.phones} p ON o.kind = 'phone' AND p.raw = o.raw
+    ) WHERE id <> ''`);
+}
+
+/**
+ * The records (`ds, snap, seq`) of the given sources that carry one of `identities` (namespace and normalised
+ * value): how the privacy delete finds a person in datasets the graph does not index.
+ */
+export async function recordsCarrying(
+  target: SandboxWarehouse,
+  sources: ApplyPlan['sources'],
+  namespaces: ReadonlyMap<string, NamespaceInfo>,
+  settings: GraphSettings,
+  identities: readonly { namespace: string; id: string }[],
+): Promise<{ ds: string; snap: number; seq: number }[]> {
+  if (sources.length === 0 || identities.length === 0) return [];
+  const warehouse = traced(target);
+  try {
+    await extractIdentities(warehouse, sources, namespaces, settings);
+    const wanted = identities.map((i) => `(${quoteLiteral(i.namespace)}, ${quoteLiteral(i.id)})`).join(', ');
+    const rows = await warehouse.query(`SELECT DISTINCT i.ds, i.snap, i.seq FROM ${WORK.identities} i JOIN (VALUES ${wanted}) w(ns, id) ON w.ns = i.ns AND w.id = i.id`);
+    return rows.rows.map((r) => ({ ds: r.ds as string, snap: Number(r.snap), seq: Number(r.seq) }));
+  } finally {
+    await warehouse.query(dropWorkTables());
+  }
+}
+
+/** Phones not already in E.164 form: each distinct value makes one trip through libphonenumber. */
+async function normalisePhones(warehouse: SandboxWarehouse, defaultCountry: string | null): Promise<void> {
+  const raw = await warehouse.query(`SELECT DISTINCT raw FROM ${WORK.occurrences} WHERE kind = 'phone' AND NOT regexp_full_match(raw, '${E164}')`);
+  const records = raw.rows.map((r) => ({ raw: r.raw as string, id: normalizePhone(r.raw as string, defaultCountry ?? undefined) }));
+  await withStringRecords(warehouse, ['raw', 'id'], records, (source) => warehouse.query(`CREATE OR REPLACE TABLE ${WORK.phones} AS SELECT raw, id FROM ${source}`));
+}
+
+/**
+ * Numbers identities never seen before in order of first appearance (`WORK.newNodes`), then gives every
+ * occurrence its node, its record's anchor and `ord` (0 for the anchor, its rank otherwise) in
+ * `WORK.records`. Returns how many identities are new.
+ */
+async function assignNodes(warehouse: SandboxWarehouse, nextNode: number, units: string): Promise<number> {
+  await warehouse.query(`CREATE OR REPLACE TABLE ${WORK.newNodes} AS
+    SELECT ${nextNode - 1} + row_number() OVER (ORDER BY first, ns, id) AS node, key, ns, id FROM (
+      SELECT i.key, i.ns, i.id, min(u.pos * 4294967296 + i.seq) AS first FROM ${WORK.identities} i JOIN ${units} ON u.ds = i.ds AND u.snap = i.snap
+      WHERE NOT EXISTS (SELECT 1 FROM ${NODES} n WHERE n.key = i.key AND n.ns = i.ns AND n.id = i.id)
+      GROUP BY i.key, i.ns, i.id)`);
+  const added = Number((await warehouse.query(`SELECT count(*) AS n FROM ${WORK.newNodes}`)).rows[0]?.n ?? 0);
+  await warehouse.query(`CREATE OR REPLACE TABLE ${WORK.records} AS
+    WITH known AS (SELECT node, key, ns, id FROM ${NODES} UNION ALL SELECT node, key, ns, id FROM ${WORK.newNodes}),
+    r AS (
+      SELECT i.ds, i.snap, i.seq, i.rnk, i.ns, k.node, u.pos, i.ts, u.cls, u.linking, u.profile
+      FROM ${WORK.identities} i JOIN ${units} ON u.ds = i.ds AND u.snap = i.snap
+      JOIN known k ON k.key = i.key AND k.ns = i.ns AND k.id = i.id
+    )
+    SELECT ds, snap, seq, CASE WHEN rnk = min(rnk) OVER w THEN 0 ELSE rnk END AS ord, node, arg_min(node, rnk) OVER w AS anchor,
+      arg_min(ns, rnk) OVER w AS ns_a, ns, pos, ts, cls, linking, profile
+    FROM r WINDOW w AS (PARTITION BY ds, snap, seq)`);
+  return added;
+}
+
+/** Profiles touched by an apply: graphs that changed and the graphs and anchors of new profile records. */
+async function applyChange(warehouse: SandboxWarehouse): Promise<GraphChange> {
+  const graphs = `SELECT start AS id FROM ${WORK.result} UNION SELECT graph FROM ${WORK.result}
+    UNION SELECT coalesce(r.graph, n.graph, a.anchor) FROM (SELECT DISTINCT anchor FROM ${WORK.records} WHERE profile) a
+      LEFT JOIN ${WORK.result} r ON r.node = a.anchor LEFT JOIN ${NODES} n ON n.node = a.anchor`;
+  const nodes = `SELECT DISTINCT anchor AS id FROM ${WORK.records} WHERE profile`;
+  return changeFrom(warehouse, graphs, nodes);
+}
+
+async function changeFrom(warehouse: SandboxWarehouse, graphsSql: string, nodesSql: string): Promise<GraphChange> {
+  const counts = (await warehouse.query(`SELECT (SELECT count(*) FROM (${graphsSql})) AS g, (SELECT count(*) FROM (${nodesSql})) AS n`)).rows[0];
+  if (Number(counts?.g) + Number(counts?.n) > FULL_REFRESH_THRESHOLD) return { graphs: new Set(), nodes: new Set(), full: true };
+  const ids = async (sql: string) => new Set((await warehouse.query(`SELECT id FROM (${sql}) WHERE id IS NOT NULL`)).rows.map((r) => Number(r.id)));
+  return { graphs: await ids(graphsSql), nodes: await ids(nodesSql), full: false };
+}
+
+/**
+ * Recomputes every graph of the connected components (links of identity-enabled datasets, guardrails
+ * ignored) around the `seeds` nodes from all their links, as a rebuild would.
+ */
+export async function recomputeComponents(
+  target: SandboxWarehouse,
+  settings: GraphSettings,
+  seeds: string,
+  linkingDatasets: readonly string[],
+): Promise<GraphChange> {
+  const warehouse = traced(target);
+  const linking = linkingDatasets.length ? linkingDatasets.map(quoteLiteral).join(', ') : 'NULL';
+  try {
+    await warehouse.query(`CREATE OR REPLACE TABLE ${WORK.reach} AS
+      WITH RECURSIVE reach(node) AS (
+        SELECT node FROM (${seeds})
+        UNION
+        SELECT r2.node FROM reach JOIN ${RECORDS} r1 ON r1.node = reach.node
+          JOIN ${RECORDS} r2 ON r2.ds = r1.ds AND r2.snap = r1.snap AND r2.seq = r1.seq
+        WHERE r1.ds IN (${linking})
+      )
+      SELECT DISTINCT node FROM reach`);
+    // Everyone in scope starts on their own (`start` = node); `graph` is where they are now.
+    const scope = `SELECT n.node, n.node AS start, n.graph, n.ns FROM ${NODES} n WHERE n.node IN (SELECT node FROM ${WORK.reach})`;
+    const links = `SELECT r.anchor AS a, r.node AS b, r.ds, r.snap, r.seq, r.ord, r.pos, na.ns AS ns_a, nb.ns AS ns
+      FROM ${RECORDS} r JOIN ${NODES} na ON na.node = r.anchor JOIN ${NODES} nb ON nb.node = r.node
+      WHERE r.ord > 0 AND r.node <> r.anchor AND r.ds IN (${linking}) AND r.node IN (SELECT node FROM ${WORK.reach})`;
+    await runUnionFind(warehouse, settings, scope, links);
+    const change = await changeFrom(warehouse, `SELECT start AS id FROM ${WORK.result} UNION SELECT graph FROM ${WORK.result}`, `SELECT NULL AS id WHERE false`);
+    await warehouse.query(`BEGIN TRANSACTION;
+      UPDATE ${NODES} SET graph = r.graph FROM ${WORK.result} r WHERE ${NODES}.node = r.node AND ${NODES}.graph <> r.graph;
+      DELETE FROM ${REFUSALS} WHERE a IN (SELECT node FROM ${WORK.reach}) OR b IN (SELECT node FROM ${WORK.reach});
+      INSERT INTO ${REFUSALS} SELECT ds, snap, seq, ord, a, b, reason, namespace, now() FROM ${WORK.refused};
+      UPDATE ${STATE} SET version = version + 1;
+      COMMIT`);
+    return change;
+  } finally {
+    await warehouse.query(dropWorkTables());
+  }
+}
+
+/** Dense indexes for node ids: an offset when the ids are nearly contiguous, a map otherwise. */
+function indexer(ids: readonly Float64Array[]): { size: number; has: (id: number) => boolean; of: (id: number) => number; idOf: (idx: number) => number } {
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  let count = 0;
+  for (const list of ids) {
+    count += list.length;
+    for (let i = 0; i < list.length; i++) {
+      if (list[i]! < min) min = list[i]!;
+      if (list[i]! > max) max = list[i]!;
+    }
+  }
+  if (count === 0) return { size: 0, has: () => false, of: () => -1, idOf: () => -1 };
+  if (max - min + 1 <= 4 * count + 1024) return { size: max - min + 1, has: (id) => id >= min && id <= max, of: (id) => id - min, idOf: (idx) => idx + min };
+  const map = new Map<number, number>();
+  const back: number[] = [];
+  for (const list of ids) for (let i = 0; i < list.length; i++) if (!map.has(list[i]!)) map.set(list[i]!, back.push(list[i]!) - 1);
+  return { size: back.length, has: (id) => map.has(id), of: (id) => map.get(id)!, idOf: (idx) => back[idx]! };
+}
+
+/**
+ * The union-find step. `scopeSql` lists existing nodes taking part (`node, start, graph, ns`: nodes sharing
+ * `start` begin as one graph; `graph` is their graph now); nodes only named by links are new singletons.
+ * `linksSql` lists the links (`a, b, ds, snap, seq, ord, pos, ns_a, ns`), applied in (pos, seq, ord) order.
+ * Leaves `WORK.result` (node → new graph, the smallest node id of its graph, for nodes whose graph changed,
+ * with `start`, their graph before) and `WORK.refused`.
+ */
+async function runUnionFind(warehouse: SandboxWarehouse, settings: GraphSettings, scopeSql: string, linksSql: string): Promise<void> {
+  const unique = settings.uniqueNamespaces;
+  const uniqueOf = (column: string) => (unique.length ? `CASE ${column} ${unique.map((ns, i) => `WHEN ${quoteLiteral(ns)} THEN ${i}`).join(' ')} ELSE -1 END` : '-1');
+  await warehouse.query(`CREATE OR REPLACE TABLE ${WORK.scope} AS ${scopeSql}`);
+  const [sNode, sStart, sGraph, sUniq] = await readIntColumns(warehouse, `SELECT node, start, graph, ${uniqueOf('ns')} FROM ${WORK.scope}`, 4);
+  await warehouse.query(`CREATE OR REPLACE TABLE ${WORK.links} AS SELECT (row_number() OVER (ORDER BY pos, seq, ord, ds) - 1)::BIGINT AS no, * FROM (${linksSql})`);
+  const [la, lb, ua, ub] = await readIntColumns(warehouse, `SELECT a, b, ${uniqueOf('ns_a')}, ${uniqueOf('ns')} FROM ${WORK.links} ORDER BY no`, 4);
+  const [sa, sb] = await readIntColumns(
+    warehouse,
+    `SELECT a.node, b.node FROM ${UNLINKS} u
+     JOIN ${NODES} a ON a.key = ${identityKeySql('u.ns_a', 'u.id_a')} AND a.ns = u.ns_a AND a.id = u.id_a
+     JOIN ${NODES} b ON b.key = ${identityKeySql('u.ns_b', 'u.id_b')} AND b.ns = u.ns_b AND b.id = u.id_b`,
+    2,
+  );
+  const index = indexer([sNode!, la!, lb!]);
+  const present = new Uint8Array(index.size);
+  const group = Int32Array.from({ length: index.size }, (_, i) => i);
+  const uniq = new Int32Array(index.size).fill(-1);
+  const before = Float64Array.from({ length: index.size }, (_, i) => index.idOf(i));
+  for (let i = 0; i < la!.length; i++) {
+    const a = index.of(la![i]!);
+    const b = index.of(lb![i]!);
+    present[a] = present[b] = 1;
+    uniq[a] = ua![i]!;
+    uniq[b] = ub![i]!;
+  }
+  for (let i = 0; i < sNode!.length; i++) {
+    const n = index.of(sNode![i]!);
+    present[n] = 1;
+    group[n] = index.of(sStart![i]!);
+    before[n] = sGraph![i]!;
+    uniq[n] = sUniq![i]!;
+  }
+  const links = new Int32Array(la!.length * 2);
+  for (let i = 0; i < la!.length; i++) {
+    links[2 * i] = index.of(la![i]!);
+    links[2 * i + 1] = index.of(lb![i]!);
+  }
+  const seps: number[] = [];
+  for (let i = 0; i < sa!.length; i++) {
+    const a = sa![i]!;
+    const b = sb![i]!;
+    if (index.has(a) && index.has(b) && present[index.of(a)] && present[index.of(b)]) seps.push(index.of(a), index.of(b));
+  }
+  const { root, refusals } = guardedUnionFind({
+    group,
+    unique: uniq,
+    uniqueCount: unique.length,
+    maxIdentities: settings.maxIdentities,
+    links,
+    separations: Int32Array.from(seps),
+  });
+  const graphOfRoot = new Float64Array(index.size).fill(Number.POSITIVE_INFINITY);
+  for (let i = 0; i < index.size; i++) if (present[i]) graphOfRoot[root[i]!] = Math.min(graphOfRoot[root[i]!]!, index.idOf(i));
+  const changed = { node: [] as number[], start: [] as number[], graph: [] as number[] };
+  for (let i = 0; i < index.size; i++) {
+    const graph = graphOfRoot[root[i]!]!;
+    if (!present[i] || graph === before[i]) continue;
+    changed.node.push(index.idOf(i));
+    changed.start.push(before[i]!);
+    changed.graph.push(graph);
+  }
+  await withIntColumns(warehouse, changed, (source) => warehouse.query(`CREATE OR REPLACE TABLE ${WORK.result} AS SELECT node, start, graph FROM ${source}`));
+  const reasonCase = `CASE r.reason ${REASONS.map((reason, i) => `WHEN ${i} THEN ${quoteLiteral(reason)}`).join(' ')} END`;
+  const namespaceCase = unique.length ? `CASE r.ns ${unique.map((ns, i) => `WHEN ${i} THEN ${quoteLiteral(ns)}`).join(' ')} END` : 'NULL';
+  await withIntColumns(
+    warehouse,
+    { no: refusals.map((r) => r.link), reason: refusals.map((r) => REASONS.indexOf(r.reason)), ns: refusals.map((r) => r.namespace) },
+    (source) =>
+      warehouse.query(`CREATE OR REPLACE TABLE ${WORK.refused} AS
+        SELECT l.ds, l.snap, l.seq, l.ord, l.a, l.b, ${reasonCase} AS reason, ${namespaceCase}::VARCHAR AS namespace
+        FROM ${source} r JOIN ${WORK.links} l ON l.no = r.no`),
+  );
+}
+
+/** SQL listing the nodes of the given graphs (for seeding a recompute). */
+export const nodesOfGraphs = (graphs: Iterable<number>): string => `SELECT node FROM ${NODES} WHERE graph IN (${intList(graphs)})`;

@@ -1,0 +1,120 @@
+/**
+ * Where the identity graph lives: `_rt_identity_*` system tables in the sandbox's own warehouse database, next
+ * to the datasets they index (so a sandbox reset or a compaction treats them like everything else).
+ *
+ * - `nodes`: one row per identity (namespace, normalised value) with a stable node id (first seen, first
+ *   numbered) and its graph, the smallest node id of its connected component. `key` (the engine's 64-bit
+ *   `hash` of namespace and value, recomputed if the engine version changes) carries an ART index for point
+ *   lookups: DuckDB uses an index only for a filter on one indexed column alone, not on two VARCHARs.
+ * - `records`: the record → identity index. One row per identity occurrence: which record (dataset, snapshot,
+ *   position in the snapshot), its rank in the record (`ord` 0 is the record's anchor, its primary identity),
+ *   the anchor, the global processing position `pos` and, for events, the event time. Events and profile
+ *   fragments map to profiles through it at query time, so a merge or unmerge never rewrites them.
+ * - `refusals`: links the guardrails refused, with the reason; `unlinks`: removed links (identity pairs that
+ *   must stay apart, also through a rebuild); `applied`: snapshots processed, in processing order, and
+ *   whether their dataset linked identities then (a change of that flag rebuilds the graph);
+ *   `state`: the node id counter, a version bumped by every change, and the graph settings.
+ */
+import { RoundtripError } from '../core/errors.ts';
+import type { SandboxWarehouse } from '../ports/warehouse.ts';
+import { identityKeySql } from './normalize.ts';
+import { quoteLiteral } from './sql.ts';
+
+export const NODES = '_rt_identity_nodes';
+export const RECORDS = '_rt_identity_records';
+export const REFUSALS = '_rt_identity_refusals';
+export const UNLINKS = '_rt_identity_unlinks';
+export const APPLIED = '_rt_identity_applied';
+export const STATE = '_rt_identity_state';
+export const NODES_KEY_INDEX = `${NODES}_key`;
+export const RECORDS_NODE_INDEX = `${RECORDS}_node`;
+/** Scratch tables of one run (dropped after it); the sandbox lock makes one run at a time. */
+export const WORK = {
+  occurrences: '_rt_identity_work_occurrences',
+  phones: '_rt_identity_work_phones',
+  identities: '_rt_identity_work_identities',
+  newNodes: '_rt_identity_work_new_nodes',
+  records: '_rt_identity_work_records',
+  reach: '_rt_identity_work_reach',
+  scope: '_rt_identity_work_scope',
+  links: '_rt_identity_work_links',
+  result: '_rt_identity_work_result',
+  refused: '_rt_identity_work_refused',
+} as const;
+
+export interface GraphSettings {
+  /** Identities a graph may hold; a link that would make it larger is refused (reference guardrail: 50). */
+  maxIdentities: number;
+  /** Namespaces a graph may hold at most one identity of (a person has one CRM id). */
+  uniqueNamespaces: string[];
+  /** ISO country for phone numbers written without a country code; none means such numbers stay as written. */
+  phoneDefaultCountry: string | null;
+}
+
+export const DEFAULT_SETTINGS: GraphSettings = { maxIdentities: 50, uniqueNamespaces: ['CRMID'], phoneDefaultCountry: null };
+
+const DDL = [
+  `CREATE TABLE IF NOT EXISTS ${NODES} (node BIGINT NOT NULL, key UBIGINT NOT NULL, ns VARCHAR NOT NULL, id VARCHAR NOT NULL, graph BIGINT NOT NULL, seen_at TIMESTAMPTZ NOT NULL)`,
+  `CREATE INDEX IF NOT EXISTS ${NODES_KEY_INDEX} ON ${NODES} (key)`,
+  `CREATE TABLE IF NOT EXISTS ${RECORDS} (ds VARCHAR NOT NULL, snap BIGINT NOT NULL, seq BIGINT NOT NULL, ord BIGINT NOT NULL, node BIGINT NOT NULL, anchor BIGINT NOT NULL, pos BIGINT NOT NULL, ts TIMESTAMPTZ, cls VARCHAR NOT NULL)`,
+  `CREATE INDEX IF NOT EXISTS ${RECORDS_NODE_INDEX} ON ${RECORDS} (node)`,
+  `CREATE TABLE IF NOT EXISTS ${REFUSALS} (ds VARCHAR NOT NULL, snap BIGINT NOT NULL, seq BIGINT NOT NULL, ord BIGINT NOT NULL, a BIGINT NOT NULL, b BIGINT NOT NULL, reason VARCHAR NOT NULL, namespace VARCHAR, refused_at TIMESTAMPTZ NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS ${UNLINKS} (id VARCHAR NOT NULL, ns_a VARCHAR NOT NULL, id_a VARCHAR NOT NULL, ns_b VARCHAR NOT NULL, id_b VARCHAR NOT NULL, created_by VARCHAR NOT NULL, created_at TIMESTAMPTZ NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS ${APPLIED} (ds VARCHAR NOT NULL, snap BIGINT NOT NULL, pos BIGINT NOT NULL, rows BIGINT NOT NULL, linking BOOLEAN NOT NULL, applied_at TIMESTAMPTZ NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS ${STATE} (next_node BIGINT NOT NULL, next_pos BIGINT NOT NULL, version BIGINT NOT NULL, settings VARCHAR NOT NULL, engine VARCHAR NOT NULL)`,
+  `INSERT INTO ${STATE} SELECT 1, 1, 0, ${quoteLiteral(JSON.stringify(DEFAULT_SETTINGS))}, library_version FROM pragma_version() WHERE NOT EXISTS (SELECT 1 FROM ${STATE})`,
+];
+
+const ensured = new WeakMap<SandboxWarehouse, Promise<void>>();
+
+/**
+ * Creates the tables on first use of a sandbox database (a reset gives a new database object, so it runs
+ * again), and recomputes the lookup keys if the engine changed since they were written: they come from the
+ * engine's `hash()`, which a new version may compute differently.
+ */
+export function ensureIdentityTables(warehouse: SandboxWarehouse): Promise<void> {
+  let done = ensured.get(warehouse);
+  if (!done) {
+    done = (async () => {
+      await warehouse.query(DDL.join(';\n'));
+      await rekeyIfEngineChanged(warehouse);
+    })();
+    ensured.set(warehouse, done);
+    done.catch(() => ensured.delete(warehouse));
+  }
+  return done;
+}
+
+/** Recomputes every identity's lookup key when the engine version differs from the one that wrote them. */
+export async function rekeyIfEngineChanged(warehouse: SandboxWarehouse): Promise<boolean> {
+  const row = (await warehouse.query(`SELECT s.engine = v.library_version AS same FROM ${STATE} s, pragma_version() v`)).rows[0];
+  if (row?.same !== false) return false;
+  await warehouse.query(`BEGIN TRANSACTION;
+    DROP INDEX IF EXISTS ${NODES_KEY_INDEX};
+    UPDATE ${NODES} SET key = ${identityKeySql('ns', 'id')};
+    CREATE INDEX ${NODES_KEY_INDEX} ON ${NODES} (key);
+    UPDATE ${STATE} SET engine = (SELECT library_version FROM pragma_version());
+    COMMIT`);
+  return true;
+}
+
+export interface GraphState {
+  nextNode: number;
+  nextPos: number;
+  version: number;
+  settings: GraphSettings;
+}
+
+export async function readState(warehouse: SandboxWarehouse): Promise<GraphState> {
+  const row = (await warehouse.query(`SELECT next_node, next_pos, version, settings FROM ${STATE}`)).rows[0];
+  if (!row) throw new RoundtripError('RT_INTERNAL', 'The identity graph state row is missing.');
+  return {
+    nextNode: Number(row.next_node),
+    nextPos: Number(row.next_pos),
+    version: Number(row.version),
+    settings: { ...DEFAULT_SETTINGS, ...(JSON.parse(row.settings as string) as Partial<GraphSettings>) },
+  };
+}
+
+/** Drops the scratch tables of a run. */
+export const dropWorkTables = (): string => Object.values(WORK).map((t) => `DROP TABLE IF EXISTS ${t}`).join(';\n');
