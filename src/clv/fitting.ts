@@ -9,7 +9,7 @@
  */
 import { RoundtripError } from '../core/errors.ts';
 import type { JsonValue, WarehouseSession } from '../ports/warehouse.ts';
-import { rfmData, spendData, survivalData, type RfmData } from './data.ts';
+import { rfmData, spendData, survivalData, type RfmData, type SpendRow } from './data.ts';
 import { calibrationHistogram, cumulativeTracking, holdoutByFrequency, type HoldoutData } from './diagnostics.ts';
 import { fitModel } from './fit.ts';
 import { SUMMARY_TABLE, type SummaryInfo } from './inputs.ts';
@@ -88,9 +88,23 @@ export interface SpendFitOptions {
   maxCorrelation?: number;
 }
 
-export async function fitSpend(session: WarehouseSession, info: SummaryInfo, options: SpendFitOptions = {}): Promise<Fitted> {
-  const result = await session.query(`SELECT x, m, sum(w) AS w FROM ${SUMMARY_TABLE} WHERE x > 0 AND m > 0 GROUP BY ALL ORDER BY ALL`);
-  const data = spendData(result.rows.map((r) => ({ x: Number(r.x), m: Number(r.m), w: Number(r.w) })));
+/** The session table of every distinct (x, m) of the summary, numbered `k` in the order `readSpendRows` returns them. */
+export const SPEND_ROW_TABLE = 'clv_spend_rows';
+
+/**
+ * Every distinct (x, m) of the summary with its weight — also x = 0 and zero-valued repeats, which predictions
+ * need and the Gamma-Gamma fit leaves out — kept as `clv_spend_rows` for values sent back by row number.
+ */
+export async function readSpendRows(session: WarehouseSession): Promise<SpendRow[]> {
+  await session.query(`CREATE OR REPLACE TEMP TABLE ${SPEND_ROW_TABLE} AS
+    SELECT row_number() OVER (ORDER BY x, m) AS k, * FROM (SELECT x, m, sum(w) AS w FROM ${SUMMARY_TABLE} GROUP BY ALL)`);
+  const result = await session.query(`SELECT x, m, w FROM ${SPEND_ROW_TABLE} ORDER BY k`);
+  return result.rows.map((r) => ({ x: Number(r.x), m: Number(r.m), w: Number(r.w) }));
+}
+
+/** Gamma-Gamma on the repeat buyers of the summary (`rows`, when `readSpendRows` already read them). */
+export async function fitSpend(session: WarehouseSession, info: SummaryInfo, options: SpendFitOptions = {}, rows?: SpendRow[]): Promise<Fitted> {
+  const data = spendData(rows ?? (await readSpendRows(session)));
   const threshold = options.maxCorrelation ?? DEFAULT_MAX_CORRELATION;
   const correlation = spendFrequencyCorrelation(data);
   if (Math.abs(correlation) > threshold) {

@@ -2,7 +2,7 @@
  * Predictions for every customer of a summary. The model functions (₂F₁ series) have no SQL form, so they run
  * in JavaScript — but once per distinct input, not per customer: P(alive) per distinct (x, t_x, T) (the rows
  * the fit already read, `clv_patterns`), the horizon sums of a customer known to be alive per distinct (x, T)
- * (the costly series; a few thousand), expected spend per distinct (x, m). The values come back to DuckDB as
+ * (the costly series; a few thousand), expected spend per distinct (x, m) (`clv_spend_rows`). The values come back to DuckDB as
  * staged CSVs; the customers never leave the warehouse, where `value.ts#valueColumnsSql` multiplies the parts.
  * The CLV decile is NTILE(10) over predicted CLV (1 = top), ties broken by customer id.
  */
@@ -10,8 +10,8 @@ import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { newId } from '../core/ids.ts';
 import type { JsonRecord, SandboxWarehouse, WarehouseSession } from '../ports/warehouse.ts';
-import type { RfmData } from './data.ts';
-import { PATTERN_TABLE } from './fitting.ts';
+import type { RfmData, SpendRow } from './data.ts';
+import { PATTERN_TABLE, SPEND_ROW_TABLE } from './fitting.ts';
 import { SUMMARY_TABLE } from './inputs.ts';
 import { conditionalExpectedSpend, type GammaGammaParams } from './models/gamma-gamma.ts';
 import type { TransactionModel } from './models/index.ts';
@@ -65,18 +65,16 @@ async function horizonValues(session: WarehouseSession, warehouse: SandboxWareho
   await stageTable(session, warehouse, 'clv_horizon', lines, { x: 'INTEGER', T: 'DOUBLE', expected_if_alive: 'DOUBLE', discounted_if_alive: 'DOUBLE' }, (csv) => `SELECT * FROM ${csv}`);
 }
 
-/** Expected spend per distinct (x, m) of the summary (every customer, also x = 0 and zero-valued repeats). */
-async function spendValues(session: WarehouseSession, warehouse: SandboxWarehouse, spend: GammaGammaParams): Promise<void> {
-  await session.query(`CREATE OR REPLACE TEMP TABLE clv_spend_keys AS SELECT row_number() OVER () AS k, x, m FROM (SELECT DISTINCT x, m FROM ${SUMMARY_TABLE})`);
-  const rows = (await session.query(`SELECT k, x, m FROM clv_spend_keys`)).rows;
+/** Expected spend per distinct (x, m) of the summary (`clv_spend_rows`, aligned with `rows`), joined back by row number. */
+async function spendValues(session: WarehouseSession, warehouse: SandboxWarehouse, spend: GammaGammaParams, rows: readonly SpendRow[]): Promise<void> {
   const lines = ['k,expected_spend'];
-  for (const r of rows) lines.push(`${Number(r.k)},${csvNumber(conditionalExpectedSpend(spend, Number(r.x), Number(r.m)))}`);
-  await stageTable(session, warehouse, 'clv_spend', lines, { k: 'BIGINT', expected_spend: 'DOUBLE' }, (csv) => `SELECT s.x, s.m, v.expected_spend FROM clv_spend_keys s JOIN ${csv} v USING (k)`);
+  rows.forEach((r, i) => lines.push(`${i + 1},${csvNumber(conditionalExpectedSpend(spend, r.x, r.m))}`));
+  await stageTable(session, warehouse, 'clv_spend', lines, { k: 'BIGINT', expected_spend: 'DOUBLE' }, (csv) => `SELECT s.x, s.m, v.expected_spend FROM ${SPEND_ROW_TABLE} s JOIN ${csv} v USING (k)`);
 }
 
 /**
- * Fills `clv_result` (summary columns + predictions + clv_decile) in the session; `patterns` are the rows of
- * `clv_patterns` as `readPatterns` returned them.
+ * Fills `clv_result` (summary columns + predictions + clv_decile) in the session; `patterns` and `spendRows` are
+ * the rows of `clv_patterns` and `clv_spend_rows` as `readPatterns` and `readSpendRows` returned them.
  */
 export async function computePredictions(
   session: WarehouseSession,
@@ -86,10 +84,11 @@ export async function computePredictions(
   spend: GammaGammaParams,
   horizon: HorizonOptions,
   patterns: RfmData,
+  spendRows: readonly SpendRow[],
 ): Promise<PredictionTotals> {
   await aliveValues(session, warehouse, model, params, patterns);
   await horizonValues(session, warehouse, model, params, patterns, horizon);
-  await spendValues(session, warehouse, spend);
+  await spendValues(session, warehouse, spend, spendRows);
   await session.query(`CREATE OR REPLACE TEMP TABLE ${RESULT_TABLE} AS
     SELECT *, ntile(10) OVER (ORDER BY clv DESC NULLS LAST, customer_id) AS clv_decile FROM (
       SELECT s.customer_id, s.x, s.t_x, s."T", s.m, s.calibration_end, ${valueColumnsSql(horizon.margin ?? 1)}

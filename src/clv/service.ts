@@ -20,7 +20,7 @@ import { newId } from '../core/ids.ts';
 import type { DatasetRecord, MetadataStore } from '../ports/metadata-store.ts';
 import type { JsonRecord, SandboxWarehouse, Warehouse, WarehouseSession } from '../ports/warehouse.ts';
 import type { QueryService } from '../query/query-service.ts';
-import { fitRetention, fitSpend, fitTransactions, readPatterns, type Fitted } from './fitting.ts';
+import { fitRetention, fitSpend, fitTransactions, readPatterns, readSpendRows, type Fitted } from './fitting.ts';
 import { buildSummary, openInput, survivalCurve, transactionColumns, transactionRelation, windowOf, type OpenedInput, type SourceInfo, type SummaryInfo } from './inputs.ts';
 import { isTransactionModel, TRANSACTION_MODELS, type TransactionModelName } from './models/index.ts';
 import type { GammaGammaParams } from './models/gamma-gamma.ts';
@@ -157,9 +157,11 @@ export class ClvService {
       const patterns = await readPatterns(session, TRANSACTION_MODELS[name].discrete);
       const transaction =
         stored ?? (await this.keep(principal, sandbox, writing, await fitTransactions(session, name, info, { penalizer: request.penalizer, calibrationOnly: true }, patterns), sourceOf(opened, info, window)));
-      const spend = storedSpend ?? (await this.keep(principal, sandbox, writing, await fitSpend(session, info, { penalizer: request.penalizer, maxCorrelation: request.maxCorrelation }), sourceOf(opened, info, window)));
+      const spendRows = await readSpendRows(session);
+      const spend =
+        storedSpend ?? (await this.keep(principal, sandbox, writing, await fitSpend(session, info, { penalizer: request.penalizer, maxCorrelation: request.maxCorrelation }, spendRows), sourceOf(opened, info, window)));
       timings.fit = stage();
-      const totals = await computePredictions(session, warehouse, TRANSACTION_MODELS[name], transaction.fit.params, spend.fit.params as unknown as GammaGammaParams, horizon, patterns);
+      const totals = await computePredictions(session, warehouse, TRANSACTION_MODELS[name], transaction.fit.params, spend.fit.params as unknown as GammaGammaParams, horizon, patterns, spendRows);
       const customers = await topPredictions(session, request.limit ?? 20);
       timings.predict = stage();
       const output = request.output ? await this.writePredictions(principal, sandbox, session, request.output, { modelId: transaction.id!, spendModelId: spend.id!, timeUnit: window.unit, horizon }) : null;

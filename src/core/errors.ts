@@ -57,7 +57,7 @@ export const ERROR_CODES = {
   // Ingestion: batches, streaming, failed records
   RT_BATCH_NOT_FOUND: { status: 404, meaning: 'No batch has this id in the sandbox.' },
   RT_BATCH_STATE: { status: 409, meaning: 'The batch is not in a state that allows this (files are only added while it is loading).' },
-  RT_BATCH_FILE_INVALID: { status: 400, meaning: 'An uploaded file or chunk is empty, out of order, or larger than allowed.' },
+  RT_BATCH_FILE_INVALID: { status: 400, meaning: 'An uploaded file or chunk is empty, has a bad name, or is larger than allowed.' },
   RT_BATCH_FILE_NOT_FOUND: { status: 404, meaning: 'The batch has no file with this name; a chunked upload starts with `?action=INITIALIZE`.' },
   RT_BATCH_CHUNK_OUT_OF_ORDER: { status: 409, meaning: "A chunk's Content-Range does not start where the file ends (a gap or an overlap); `details.expectedStart` says where the next one must start." },
   RT_BATCH_THRESHOLD_EXCEEDED: { status: 422, meaning: "More of the batch's rows were rejected than its failureThreshold allows; nothing was written and the failed records say why." },

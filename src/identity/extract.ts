@@ -21,10 +21,12 @@ export interface IdentitySource {
 export type { SnapshotFilter } from './positions.ts';
 
 /** Columns of the occurrence relation produced by `occurrencesSql`. */
-export const OCCURRENCE_COLUMNS = ['ds', 'snap', 'seq', 'ts', 'ns', 'kind', 'raw', 'prank', 'rpos'] as const;
+export const OCCURRENCE_COLUMNS = ['ds', 'snap', 'seq', 'ts', 'ns', 'kind', 'raw', 'rnk', 'anchor'] as const;
 
 /** Identity rank inside a record: schema primary, identityMap primary, everything else. */
 const RANK = { schemaPrimary: 0, mapPrimary: 1, other: 2 } as const;
+/** `rnk` = rank × this + position: one integer orders a record's identities. */
+const RANK_WEIGHT = 1_000_000_000;
 
 /** A dataset can be searched for identities when its schema marks identity fields or has identityMap. */
 export function hasIdentities(schema: ResolvedSchema): boolean {
@@ -32,35 +34,34 @@ export function hasIdentities(schema: ResolvedSchema): boolean {
 }
 
 /**
- * SQL of one row per identity occurrence in the dataset: `ds, snap, seq, ts, ns, kind, raw, prank, rpos`
- * (`raw` trimmed, never empty), over the snapshots `filter` selects.
+ * SQL of one row per identity occurrence in the dataset: `ds, snap, seq, ts, ns, kind, raw, rnk, anchor`
+ * (`raw` trimmed, never empty; `anchor` true for the record's primary identity, the lowest `rnk`), over the
+ * snapshots `filter` selects. Each record's candidates (identity fields, then identityMap entries) are built
+ * as one list, so the anchor is found per record without a window over all occurrences.
  */
 export function occurrencesSql(source: IdentitySource, namespaces: ReadonlyMap<string, NamespaceInfo>, filter: SnapshotFilter = {}): string {
   const { dataset, schema } = source;
   const descriptors = schema['meta:identities'];
   const hasMap = 'identityMap' in schema.properties;
+  if (descriptors.length === 0 && !hasMap) return `SELECT ${OCCURRENCE_COLUMNS.map((c) => `NULL AS ${c}`).join(', ')} WHERE false`;
   const ts = schema['meta:class'] === 'experienceevent' ? `"timestamp"` : `"_rt_ingested_at"`;
-  const fields = descriptors.map((d, i) => `${fieldPath(d.path.split('.'))} AS f${i}`);
-  const src = `SELECT "_rt_snapshot_id" AS snap, _rt_seq AS seq, ${ts} AS ts${fields.map((f) => `, ${f}`).join('')}${hasMap ? ', "identityMap" AS im' : ''} FROM ${positionedRowsSql(dataset.tableName, filter)}`;
-  const parts = descriptors.map((d, i) => {
+  const fields = descriptors.map((d, i) => {
     const info = namespaces.get(d.namespace.toLowerCase());
-    const rank = d.primary ? RANK.schemaPrimary : RANK.other;
-    return `SELECT snap, seq, ts, ${quoteLiteral(info?.code ?? d.namespace)} AS ns, ${kindLiteral(info?.kind ?? 'plain')} AS kind, ${trimmedSql(`f${i}`)} AS raw, ${rank} AS prank, ${i} AS rpos FROM src`;
+    const rnk = (d.primary ? RANK.schemaPrimary : RANK.other) * RANK_WEIGHT + i;
+    return `{'ns': ${quoteLiteral(info?.code ?? d.namespace)}, 'kind': ${kindLiteral(info?.kind ?? 'plain')}, 'raw': ${trimmedSql(fieldPath(d.path.split('.')))}, 'rnk': ${rnk}::BIGINT}`;
   });
-  if (hasMap) parts.push(identityMapSql(namespaces, descriptors.length));
-  if (parts.length === 0) return `SELECT ${OCCURRENCE_COLUMNS.map((c) => `NULL AS ${c}`).join(', ')} WHERE false`;
-  return `WITH src AS (${src})
-SELECT ${quoteLiteral(dataset.id)} AS ds, snap, seq, ts, ns, kind, raw, prank, rpos FROM (
-${parts.join('\nUNION ALL\n')}
-) WHERE raw IS NOT NULL AND raw <> ''`;
+  const lists = [...(fields.length ? [`[${fields.join(', ')}]`] : []), ...(hasMap ? [identityMapList(descriptors.length)] : [])];
+  const candidates = `list_filter(${lists.join(' || ')}, c -> c.raw IS NOT NULL AND c.raw <> '')`;
+  const src = `SELECT "_rt_snapshot_id" AS snap, _rt_seq AS seq, ${ts} AS ts, ${candidates} AS cands FROM ${positionedRowsSql(dataset.tableName, filter)}`;
+  const occurrences = `SELECT snap, seq, ts, unnest(cands) AS c, list_min(list_transform(cands, x -> x.rnk)) AS first FROM (${src})`;
+  const known = [...namespaces.entries()].map(([lc, info]) => `(${quoteLiteral(lc)}, ${quoteLiteral(info.code)}, ${kindLiteral(info.kind)})`).join(', ');
+  return `SELECT ${quoteLiteral(dataset.id)} AS ds, o.snap, o.seq, o.ts, coalesce(k.code, o.c.ns) AS ns, coalesce(o.c.kind, k.kind, 'plain') AS kind, o.c.raw AS raw,
+  o.c.rnk AS rnk, o.c.rnk = o.first AS anchor
+FROM (${occurrences}) o LEFT JOIN (VALUES ${known}) k(lc, code, kind) ON o.c.kind IS NULL AND k.lc = lower(o.c.ns)`;
 }
 
-/** identityMap entries: namespace key matched to a known code case-insensitively, list order kept as position. */
-function identityMapSql(namespaces: ReadonlyMap<string, NamespaceInfo>, offset: number): string {
-  const known = [...namespaces.entries()].map(([lc, info]) => `(${quoteLiteral(lc)}, ${quoteLiteral(info.code)}, ${kindLiteral(info.kind)})`).join(', ');
-  const entries = `SELECT snap, seq, ts, unnest(map_entries(im)) AS m, generate_subscripts(map_keys(im), 1) AS mi FROM src WHERE im IS NOT NULL`;
-  const values = `SELECT snap, seq, ts, m.key AS key, unnest(m.value) AS v, mi, generate_subscripts(m.value, 1) AS j FROM (${entries})`;
-  return `SELECT snap, seq, ts, coalesce(k.code, e.key) AS ns, coalesce(k.kind, 'plain') AS kind, ${trimmedSql('e.v.id')} AS raw,
-  CASE WHEN e.v."primary" THEN ${RANK.mapPrimary} ELSE ${RANK.other} END AS prank, ${offset} + e.mi * 100000 + e.j AS rpos
-FROM (${values}) e LEFT JOIN (VALUES ${known}) k(lc, code, kind) ON k.lc = lower(e.key)`;
+/** identityMap entries as candidates: the key as written (matched to a namespace later), map and list order as position. */
+function identityMapList(offset: number): string {
+  const entry = `{'ns': m.key, 'kind': NULL::VARCHAR, 'raw': ${trimmedSql('v.id')}, 'rnk': (CASE WHEN v."primary" THEN ${RANK.mapPrimary} ELSE ${RANK.other} END) * ${RANK_WEIGHT} + ${offset} + i * 100000 + j}`;
+  return `coalesce(flatten(list_transform(map_entries("identityMap"), (m, i) -> list_transform(m.value, (v, j) -> ${entry}))), [])`;
 }

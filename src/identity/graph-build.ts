@@ -22,10 +22,10 @@
 import type { XdmClassId } from '../ports/metadata-store.ts';
 import type { SandboxWarehouse } from '../ports/warehouse.ts';
 import { occurrencesSql, type IdentitySource, type SnapshotFilter } from './extract.ts';
-import { E164, identityKeySql, normalizedSql, normalizePhone, type NamespaceInfo } from './normalize.ts';
+import { identityKeySql, normalizedSql, normalizePhone, type NamespaceInfo } from './normalize.ts';
 import { intList, quoteLiteral } from './sql.ts';
-import { readIntColumns, traced, withIntColumns, withStringRecords } from './staging.ts';
-import { APPLIED, NODES, NODES_KEY_INDEX, RECORDS, RECORDS_NODE_INDEX, REFUSALS, STATE, UNLINKS, WORK, dropWorkTables, type GraphSettings } from './store.ts';
+import { readIntColumns, withIntColumns, withSession, withStringRecords, type SqlSession } from './staging.ts';
+import { APPLIED, NODES, NODES_KEY_INDEX, RECORDS, RECORDS_NODE_INDEX, REFUSALS, STATE, UNLINKS, WORK, type GraphSettings } from './store.ts';
 import { guardedUnionFind, type RefusalReason } from './union-find.ts';
 
 /** Profiles to recompute after a graph change. */
@@ -79,36 +79,36 @@ const unitsRelation = (units: readonly ApplyUnit[]): string =>
   `(VALUES ${units.map((u) => `(${quoteLiteral(u.ds)}, ${u.snap}, ${u.pos}, ${u.rows}, ${quoteLiteral(u.cls)}, ${u.linking}, ${u.profile})`).join(', ')}) AS u(ds, snap, pos, rows, cls, linking, profile)`;
 
 /** Extracts, normalises and applies the plan's snapshots; returns the profiles that changed. */
-export async function applySnapshots(target: SandboxWarehouse, plan: ApplyPlan): Promise<GraphChange> {
-  const warehouse = traced(target);
+export function applySnapshots(target: SandboxWarehouse, plan: ApplyPlan): Promise<GraphChange> {
+  return withSession(target, (warehouse) => applyIn(warehouse, plan));
+}
+
+async function applyIn(warehouse: SqlSession, plan: ApplyPlan): Promise<GraphChange> {
   const units = unitsRelation(plan.units);
-  try {
-    await extractIdentities(warehouse, plan.sources, plan.namespaces, plan.settings);
-    const added = await assignNodes(warehouse, plan.nextNode, units);
-    const links = `SELECT anchor AS a, node AS b, ds, snap, seq, ord, pos, ns_a, ns FROM ${WORK.records} WHERE linking AND ord > 0 AND node <> anchor`;
-    // Existing graphs touched by the new links take part as groups; new identities start on their own.
-    const scope = `SELECT node, graph AS start, graph, ns FROM ${NODES} WHERE graph IN (
-      SELECT DISTINCT n.graph FROM ${NODES} n WHERE n.node IN (SELECT anchor FROM ${WORK.records} WHERE linking AND ord > 0 UNION SELECT node FROM ${WORK.records} WHERE linking AND ord > 0))`;
-    await runUnionFind(warehouse, plan.settings, scope, links);
-    const change = await applyChange(warehouse);
-    const reindexNodes = added > REINDEX_THRESHOLD;
-    const reindexRecords = Number((await warehouse.query(`SELECT count(*) AS n FROM ${WORK.records}`)).rows[0]?.n ?? 0) > REINDEX_THRESHOLD;
-    await warehouse.query(`BEGIN TRANSACTION;
-      ${reindexNodes ? `DROP INDEX IF EXISTS ${NODES_KEY_INDEX};` : ''}
-      INSERT INTO ${NODES} SELECT w.node, w.key, w.ns, w.id, coalesce(r.graph, w.node), now() FROM ${WORK.newNodes} w LEFT JOIN ${WORK.result} r ON r.node = w.node;
-      ${reindexNodes ? `CREATE INDEX ${NODES_KEY_INDEX} ON ${NODES} (key);` : ''}
-      UPDATE ${NODES} SET graph = r.graph FROM ${WORK.result} r WHERE r.node < ${plan.nextNode} AND ${NODES}.node = r.node AND ${NODES}.graph <> r.graph;
-      ${reindexRecords ? `DROP INDEX IF EXISTS ${RECORDS_NODE_INDEX};` : ''}
-      INSERT INTO ${RECORDS} SELECT ds, snap, seq, ord, node, anchor, pos, ts, cls FROM ${WORK.records};
-      ${reindexRecords ? `CREATE INDEX ${RECORDS_NODE_INDEX} ON ${RECORDS} (node);` : ''}
-      INSERT INTO ${REFUSALS} SELECT ds, snap, seq, ord, a, b, reason, namespace, now() FROM ${WORK.refused};
-      INSERT INTO ${APPLIED} SELECT ds, snap, pos, rows, linking, now() FROM ${units};
-      UPDATE ${STATE} SET next_node = ${plan.nextNode + added}, next_pos = ${Math.max(...plan.units.map((u) => u.pos)) + 1}, version = version + 1;
-      COMMIT`);
-    return change;
-  } finally {
-    await warehouse.query(dropWorkTables());
-  }
+  await extractIdentities(warehouse, plan.sources, plan.namespaces, plan.settings);
+  const added = await assignNodes(warehouse, plan.nextNode, units);
+  // Existing graphs touched by the new records take part as groups; new identities start on their own.
+  const scope = `SELECT node, graph AS start, graph, ns FROM ${NODES} WHERE graph IN (
+    SELECT DISTINCT n.graph FROM ${NODES} n WHERE n.node IN (SELECT node FROM ${WORK.records} WHERE linking))`;
+  const { changed } = await runUnionFind(warehouse, plan.settings, scope, `SELECT rowid, node, ord, ns FROM ${WORK.records} WHERE linking`);
+  const change = changed > FULL_REFRESH_THRESHOLD ? { ...emptyChange(), full: true } : await applyChange(warehouse);
+  const reindexNodes = added > REINDEX_THRESHOLD;
+  const reindexRecords = Number((await warehouse.query(`SELECT count(*) AS n FROM ${WORK.records}`)).rows[0]?.n ?? 0) > REINDEX_THRESHOLD;
+  // A big insert drops the ART index and builds it again after the commit, faster than maintaining it row by
+  // row; should the process stop in between, `ensureIdentityTables` recreates it on the next start.
+  await inTransaction(warehouse, [
+    ...(reindexNodes ? [`DROP INDEX IF EXISTS ${NODES_KEY_INDEX}`] : []),
+    ...(reindexRecords ? [`DROP INDEX IF EXISTS ${RECORDS_NODE_INDEX}`] : []),
+    `INSERT INTO ${NODES} SELECT w.node, w.key, w.ns, w.id, coalesce(r.graph, w.node) FROM ${WORK.newNodes} w LEFT JOIN ${WORK.result} r ON r.node = w.node`,
+    `UPDATE ${NODES} SET graph = r.graph FROM ${WORK.result} r WHERE r.node < ${plan.nextNode} AND ${NODES}.node = r.node AND ${NODES}.graph <> r.graph`,
+    `INSERT INTO ${RECORDS} SELECT ds, snap, seq, ord, node, CASE WHEN cls = 'experienceevent' THEN ts END FROM ${WORK.records}`,
+    `INSERT INTO ${REFUSALS} SELECT ds, snap, seq, ord, a, b, reason, namespace, now() FROM ${WORK.refused}`,
+    `INSERT INTO ${APPLIED} SELECT ds, snap, pos, rows, linking, now() FROM ${units}`,
+    `UPDATE ${STATE} SET next_node = ${plan.nextNode + added}, next_pos = ${Math.max(...plan.units.map((u) => u.pos)) + 1}, version = version + 1`,
+  ]);
+  if (reindexNodes) await warehouse.query(`CREATE INDEX IF NOT EXISTS ${NODES_KEY_INDEX} ON ${NODES} (key)`);
+  if (reindexRecords) await warehouse.query(`CREATE INDEX IF NOT EXISTS ${RECORDS_NODE_INDEX} ON ${RECORDS} (node)`);
+  return change;
 }
 
 /**
@@ -116,19 +116,19 @@ export async function applySnapshots(target: SandboxWarehouse, plan: ApplyPlan):
  * id, key, rnk`), `rnk` ranking them in their record (the lowest is the anchor).
  */
 async function extractIdentities(
-  warehouse: SandboxWarehouse,
+  warehouse: SqlSession,
   sources: ApplyPlan['sources'],
   namespaces: ReadonlyMap<string, NamespaceInfo>,
   settings: GraphSettings,
 ): Promise<void> {
   const parts = sources.map(({ source, filter }) => `SELECT * FROM (${occurrencesSql(source, namespaces, filter)})`);
-  await warehouse.query(`CREATE OR REPLACE TABLE ${WORK.occurrences} AS ${parts.join('\nUNION ALL\n')}`);
+  // One pass normalises everything SQL can; phones that need libphonenumber are left NULL and filled after.
+  await warehouse.query(`CREATE OR REPLACE TEMP TABLE ${WORK.identities} AS
+    SELECT ds, snap, seq, ts, ns, raw, id, ${identityKeySql('ns', 'id')} AS key, rnk, anchor FROM (
+      SELECT o.ds, o.snap, o.seq, o.ts, o.ns, o.raw, ${normalizedSql('o.kind', 'o.raw', 'NULL')} AS id, o.rnk, o.anchor
+      FROM (${parts.join('\nUNION ALL\n')}) o
+    )`);
   await normalisePhones(warehouse, settings.phoneDefaultCountry);
-  await warehouse.query(`CREATE OR REPLACE TABLE ${WORK.identities} AS
-    SELECT ds, snap, seq, ts, ns, id, ${identityKeySql('ns', 'id')} AS key, rnk FROM (
-      SELECT o.ds, o.snap, o.seq, o.ts, o.ns, ${normalizedSql('o.kind', 'o.raw', 'p.id')} AS id, o.prank * 1000000000 + o.rpos AS rnk
-      FROM ${WORK.occurrences} o LEFT JOIN ${WORK.phones} p ON o.kind = 'phone' AND p.raw = o.raw
-    ) WHERE id <> ''`);
 }
 
 /**
@@ -143,59 +143,58 @@ export async function recordsCarrying(
   identities: readonly { namespace: string; id: string }[],
 ): Promise<{ ds: string; snap: number; seq: number }[]> {
   if (sources.length === 0 || identities.length === 0) return [];
-  const warehouse = traced(target);
-  try {
+  return withSession(target, async (warehouse) => {
     await extractIdentities(warehouse, sources, namespaces, settings);
     const wanted = identities.map((i) => `(${quoteLiteral(i.namespace)}, ${quoteLiteral(i.id)})`).join(', ');
     const rows = await warehouse.query(`SELECT DISTINCT i.ds, i.snap, i.seq FROM ${WORK.identities} i JOIN (VALUES ${wanted}) w(ns, id) ON w.ns = i.ns AND w.id = i.id`);
     return rows.rows.map((r) => ({ ds: r.ds as string, snap: Number(r.snap), seq: Number(r.seq) }));
-  } finally {
-    await warehouse.query(dropWorkTables());
-  }
+  });
 }
 
 /** Phones not already in E.164 form: each distinct value makes one trip through libphonenumber. */
-async function normalisePhones(warehouse: SandboxWarehouse, defaultCountry: string | null): Promise<void> {
-  const raw = await warehouse.query(`SELECT DISTINCT raw FROM ${WORK.occurrences} WHERE kind = 'phone' AND NOT regexp_full_match(raw, '${E164}')`);
+async function normalisePhones(warehouse: SqlSession, defaultCountry: string | null): Promise<void> {
+  const raw = await warehouse.query(`SELECT DISTINCT raw FROM ${WORK.identities} WHERE id IS NULL`);
+  if (raw.rows.length === 0) return;
   const records = raw.rows.map((r) => ({ raw: r.raw as string, id: normalizePhone(r.raw as string, defaultCountry ?? undefined) }));
-  await withStringRecords(warehouse, ['raw', 'id'], records, (source) => warehouse.query(`CREATE OR REPLACE TABLE ${WORK.phones} AS SELECT raw, id FROM ${source}`));
+  await withStringRecords(warehouse, ['raw', 'id'], records, (source) =>
+    warehouse.query(`UPDATE ${WORK.identities} SET id = p.id, key = ${identityKeySql(`${WORK.identities}.ns`, 'p.id')}
+      FROM ${source} p WHERE ${WORK.identities}.id IS NULL AND ${WORK.identities}.raw = p.raw`),
+  );
 }
 
 /**
- * Numbers identities never seen before in order of first appearance (`WORK.newNodes`), then gives every
+ * Numbers identities never seen before in order of first appearance (ties within a record by key) into
+ * `WORK.newNodes`, then gives every
  * occurrence its node, its record's anchor and `ord` (0 for the anchor, its rank otherwise) in
  * `WORK.records`. Returns how many identities are new.
  */
-async function assignNodes(warehouse: SandboxWarehouse, nextNode: number, units: string): Promise<number> {
-  await warehouse.query(`CREATE OR REPLACE TABLE ${WORK.newNodes} AS
-    SELECT ${nextNode - 1} + row_number() OVER (ORDER BY first, ns, id) AS node, key, ns, id FROM (
+async function assignNodes(warehouse: SqlSession, nextNode: number, units: string): Promise<number> {
+  await warehouse.query(`CREATE OR REPLACE TEMP TABLE ${WORK.newNodes} AS
+    SELECT ${nextNode - 1} + row_number() OVER (ORDER BY first, key) AS node, key, ns, id FROM (
       SELECT i.key, i.ns, i.id, min(u.pos * 4294967296 + i.seq) AS first FROM ${WORK.identities} i JOIN ${units} ON u.ds = i.ds AND u.snap = i.snap
       WHERE NOT EXISTS (SELECT 1 FROM ${NODES} n WHERE n.key = i.key AND n.ns = i.ns AND n.id = i.id)
       GROUP BY i.key, i.ns, i.id)`);
   const added = Number((await warehouse.query(`SELECT count(*) AS n FROM ${WORK.newNodes}`)).rows[0]?.n ?? 0);
-  await warehouse.query(`CREATE OR REPLACE TABLE ${WORK.records} AS
-    WITH known AS (SELECT node, key, ns, id FROM ${NODES} UNION ALL SELECT node, key, ns, id FROM ${WORK.newNodes}),
-    r AS (
-      SELECT i.ds, i.snap, i.seq, i.rnk, i.ns, k.node, u.pos, i.ts, u.cls, u.linking, u.profile
-      FROM ${WORK.identities} i JOIN ${units} ON u.ds = i.ds AND u.snap = i.snap
-      JOIN known k ON k.key = i.key AND k.ns = i.ns AND k.id = i.id
-    )
-    SELECT ds, snap, seq, CASE WHEN rnk = min(rnk) OVER w THEN 0 ELSE rnk END AS ord, node, arg_min(node, rnk) OVER w AS anchor,
-      arg_min(ns, rnk) OVER w AS ns_a, ns, pos, ts, cls, linking, profile
-    FROM r WINDOW w AS (PARTITION BY ds, snap, seq)`);
+  // In processing order (record by record, anchor first): the union-find reads it top to bottom.
+  await warehouse.query(`CREATE OR REPLACE TEMP TABLE ${WORK.records} AS
+    WITH known AS (SELECT node, key, ns, id FROM ${NODES} UNION ALL SELECT node, key, ns, id FROM ${WORK.newNodes})
+    SELECT i.ds, i.snap, i.seq, CASE WHEN i.anchor THEN 0 ELSE i.rnk END AS ord, k.node, i.ns, u.pos, i.ts, u.cls, u.linking, u.profile
+    FROM ${WORK.identities} i JOIN ${units} ON u.ds = i.ds AND u.snap = i.snap
+    JOIN known k ON k.key = i.key AND k.ns = i.ns AND k.id = i.id
+    ORDER BY u.pos, i.seq, i.ds, ord`);
   return added;
 }
 
 /** Profiles touched by an apply: graphs that changed and the graphs and anchors of new profile records. */
-async function applyChange(warehouse: SandboxWarehouse): Promise<GraphChange> {
+async function applyChange(warehouse: SqlSession): Promise<GraphChange> {
   const graphs = `SELECT start AS id FROM ${WORK.result} UNION SELECT graph FROM ${WORK.result}
-    UNION SELECT coalesce(r.graph, n.graph, a.anchor) FROM (SELECT DISTINCT anchor FROM ${WORK.records} WHERE profile) a
-      LEFT JOIN ${WORK.result} r ON r.node = a.anchor LEFT JOIN ${NODES} n ON n.node = a.anchor`;
-  const nodes = `SELECT DISTINCT anchor AS id FROM ${WORK.records} WHERE profile`;
+    UNION SELECT coalesce(r.graph, n.graph, a.node) FROM (SELECT DISTINCT node FROM ${WORK.records} WHERE profile AND ord = 0) a
+      LEFT JOIN ${WORK.result} r ON r.node = a.node LEFT JOIN ${NODES} n ON n.node = a.node`;
+  const nodes = `SELECT DISTINCT node AS id FROM ${WORK.records} WHERE profile AND ord = 0`;
   return changeFrom(warehouse, graphs, nodes);
 }
 
-async function changeFrom(warehouse: SandboxWarehouse, graphsSql: string, nodesSql: string): Promise<GraphChange> {
+async function changeFrom(warehouse: SqlSession, graphsSql: string, nodesSql: string): Promise<GraphChange> {
   const counts = (await warehouse.query(`SELECT (SELECT count(*) FROM (${graphsSql})) AS g, (SELECT count(*) FROM (${nodesSql})) AS n`)).rows[0];
   if (Number(counts?.g) + Number(counts?.n) > FULL_REFRESH_THRESHOLD) return { graphs: new Set(), nodes: new Set(), full: true };
   const ids = async (sql: string) => new Set((await warehouse.query(`SELECT id FROM (${sql}) WHERE id IS NOT NULL`)).rows.map((r) => Number(r.id)));
@@ -212,10 +211,9 @@ export async function recomputeComponents(
   seeds: string,
   linkingDatasets: readonly string[],
 ): Promise<GraphChange> {
-  const warehouse = traced(target);
   const linking = linkingDatasets.length ? linkingDatasets.map(quoteLiteral).join(', ') : 'NULL';
-  try {
-    await warehouse.query(`CREATE OR REPLACE TABLE ${WORK.reach} AS
+  return withSession(target, async (warehouse) => {
+    await warehouse.query(`CREATE OR REPLACE TEMP TABLE ${WORK.reach} AS
       WITH RECURSIVE reach(node) AS (
         SELECT node FROM (${seeds})
         UNION
@@ -226,20 +224,32 @@ export async function recomputeComponents(
       SELECT DISTINCT node FROM reach`);
     // Everyone in scope starts on their own (`start` = node); `graph` is where they are now.
     const scope = `SELECT n.node, n.node AS start, n.graph, n.ns FROM ${NODES} n WHERE n.node IN (SELECT node FROM ${WORK.reach})`;
-    const links = `SELECT r.anchor AS a, r.node AS b, r.ds, r.snap, r.seq, r.ord, r.pos, na.ns AS ns_a, nb.ns AS ns
-      FROM ${RECORDS} r JOIN ${NODES} na ON na.node = r.anchor JOIN ${NODES} nb ON nb.node = r.node
-      WHERE r.ord > 0 AND r.node <> r.anchor AND r.ds IN (${linking}) AND r.node IN (SELECT node FROM ${WORK.reach})`;
-    await runUnionFind(warehouse, settings, scope, links);
-    const change = await changeFrom(warehouse, `SELECT start AS id FROM ${WORK.result} UNION SELECT graph FROM ${WORK.result}`, `SELECT NULL AS id WHERE false`);
-    await warehouse.query(`BEGIN TRANSACTION;
-      UPDATE ${NODES} SET graph = r.graph FROM ${WORK.result} r WHERE ${NODES}.node = r.node AND ${NODES}.graph <> r.graph;
-      DELETE FROM ${REFUSALS} WHERE a IN (SELECT node FROM ${WORK.reach}) OR b IN (SELECT node FROM ${WORK.reach});
-      INSERT INTO ${REFUSALS} SELECT ds, snap, seq, ord, a, b, reason, namespace, now() FROM ${WORK.refused};
-      UPDATE ${STATE} SET version = version + 1;
-      COMMIT`);
+    await warehouse.query(`CREATE OR REPLACE TEMP TABLE ${WORK.records} AS
+      WITH recs AS (SELECT DISTINCT ds, snap, seq FROM ${RECORDS} WHERE ds IN (${linking}) AND node IN (SELECT node FROM ${WORK.reach}))
+      SELECT r.ds, r.snap, r.seq, r.ord, r.node, n.ns FROM ${RECORDS} r JOIN recs USING (ds, snap, seq) JOIN ${NODES} n ON n.node = r.node
+        JOIN ${APPLIED} a ON a.ds = r.ds AND a.snap = r.snap
+      ORDER BY a.pos, r.seq, r.ds, r.ord`);
+    const { changed } = await runUnionFind(warehouse, settings, scope, `SELECT rowid, node, ord, ns FROM ${WORK.records}`);
+    const change = changed > FULL_REFRESH_THRESHOLD ? { ...emptyChange(), full: true } : await changeFrom(warehouse, `SELECT start AS id FROM ${WORK.result} UNION SELECT graph FROM ${WORK.result}`, `SELECT NULL AS id WHERE false`);
+    await inTransaction(warehouse, [
+      `UPDATE ${NODES} SET graph = r.graph FROM ${WORK.result} r WHERE ${NODES}.node = r.node AND ${NODES}.graph <> r.graph`,
+      `DELETE FROM ${REFUSALS} WHERE a IN (SELECT node FROM ${WORK.reach}) OR b IN (SELECT node FROM ${WORK.reach})`,
+      `INSERT INTO ${REFUSALS} SELECT ds, snap, seq, ord, a, b, reason, namespace, now() FROM ${WORK.refused}`,
+      `UPDATE ${STATE} SET version = version + 1`,
+    ]);
     return change;
-  } finally {
-    await warehouse.query(dropWorkTables());
+  });
+}
+
+/** Runs the statements as one transaction on the session's connection (rolled back if one fails). */
+async function inTransaction(warehouse: SqlSession, statements: readonly string[]): Promise<void> {
+  await warehouse.query('BEGIN TRANSACTION');
+  try {
+    for (const statement of statements) await warehouse.query(statement);
+    await warehouse.query('COMMIT');
+  } catch (error) {
+    await warehouse.query('ROLLBACK').catch(() => undefined);
+    throw error;
   }
 }
 
@@ -265,18 +275,18 @@ function indexer(ids: readonly Float64Array[]): { size: number; has: (id: number
 
 /**
  * The union-find step. `scopeSql` lists existing nodes taking part (`node, start, graph, ns`: nodes sharing
- * `start` begin as one graph; `graph` is their graph now); nodes only named by links are new singletons.
- * `linksSql` lists the links (`a, b, ds, snap, seq, ord, pos, ns_a, ns`), applied in (pos, seq, ord) order.
- * Leaves `WORK.result` (node → new graph, the smallest node id of its graph, for nodes whose graph changed,
- * with `start`, their graph before) and `WORK.refused`.
+ * `start` begin as one graph; `graph` is their graph now); nodes only named by records are new singletons.
+ * `recordsSql` lists the occurrences of linking records (`rowid, node, ord, ns`) of `WORK.records` in
+ * processing order, each record's anchor (`ord` 0) first: every other identity of the record links to it.
+ * Leaves `WORK.result` (node, its graph before as `start`, its new graph — the smallest node id of the graph —
+ * for nodes whose graph changed) and `WORK.refused`.
  */
-async function runUnionFind(warehouse: SandboxWarehouse, settings: GraphSettings, scopeSql: string, linksSql: string): Promise<void> {
+async function runUnionFind(warehouse: SqlSession, settings: GraphSettings, scopeSql: string, recordsSql: string): Promise<{ changed: number }> {
   const unique = settings.uniqueNamespaces;
   const uniqueOf = (column: string) => (unique.length ? `CASE ${column} ${unique.map((ns, i) => `WHEN ${quoteLiteral(ns)} THEN ${i}`).join(' ')} ELSE -1 END` : '-1');
-  await warehouse.query(`CREATE OR REPLACE TABLE ${WORK.scope} AS ${scopeSql}`);
+  await warehouse.query(`CREATE OR REPLACE TEMP TABLE ${WORK.scope} AS ${scopeSql}`);
   const [sNode, sStart, sGraph, sUniq] = await readIntColumns(warehouse, `SELECT node, start, graph, ${uniqueOf('ns')} FROM ${WORK.scope}`, 4);
-  await warehouse.query(`CREATE OR REPLACE TABLE ${WORK.links} AS SELECT (row_number() OVER (ORDER BY pos, seq, ord, ds) - 1)::BIGINT AS no, * FROM (${linksSql})`);
-  const [la, lb, ua, ub] = await readIntColumns(warehouse, `SELECT a, b, ${uniqueOf('ns_a')}, ${uniqueOf('ns')} FROM ${WORK.links} ORDER BY no`, 4);
+  const [rRow, rNode, rOrd, rUniq] = await readIntColumns(warehouse, `SELECT rowid, node, ord, ${uniqueOf('ns')} FROM (${recordsSql}) ORDER BY rowid`, 4);
   const [sa, sb] = await readIntColumns(
     warehouse,
     `SELECT a.node, b.node FROM ${UNLINKS} u
@@ -284,18 +294,11 @@ async function runUnionFind(warehouse: SandboxWarehouse, settings: GraphSettings
      JOIN ${NODES} b ON b.key = ${identityKeySql('u.ns_b', 'u.id_b')} AND b.ns = u.ns_b AND b.id = u.id_b`,
     2,
   );
-  const index = indexer([sNode!, la!, lb!]);
+  const index = indexer([sNode!, rNode!]);
   const present = new Uint8Array(index.size);
   const group = Int32Array.from({ length: index.size }, (_, i) => i);
   const uniq = new Int32Array(index.size).fill(-1);
   const before = Float64Array.from({ length: index.size }, (_, i) => index.idOf(i));
-  for (let i = 0; i < la!.length; i++) {
-    const a = index.of(la![i]!);
-    const b = index.of(lb![i]!);
-    present[a] = present[b] = 1;
-    uniq[a] = ua![i]!;
-    uniq[b] = ub![i]!;
-  }
   for (let i = 0; i < sNode!.length; i++) {
     const n = index.of(sNode![i]!);
     present[n] = 1;
@@ -303,15 +306,23 @@ async function runUnionFind(warehouse: SandboxWarehouse, settings: GraphSettings
     before[n] = sGraph![i]!;
     uniq[n] = sUniq![i]!;
   }
-  const links = new Int32Array(la!.length * 2);
-  for (let i = 0; i < la!.length; i++) {
-    links[2 * i] = index.of(la![i]!);
-    links[2 * i + 1] = index.of(lb![i]!);
+  // Links: each non-anchor occurrence to its record's anchor; the occurrence's row names the link.
+  const links: number[] = [];
+  const linkRows: number[] = [];
+  let anchor = -1;
+  for (let i = 0; i < rNode!.length; i++) {
+    const n = index.of(rNode![i]!);
+    present[n] = 1;
+    uniq[n] = rUniq![i]!;
+    if (rOrd![i] === 0) anchor = n;
+    else if (anchor >= 0 && anchor !== n) {
+      links.push(anchor, n);
+      linkRows.push(rRow![i]!);
+    }
   }
   const seps: number[] = [];
   for (let i = 0; i < sa!.length; i++) {
-    const a = sa![i]!;
-    const b = sb![i]!;
+    const [a, b] = [sa![i]!, sb![i]!];
     if (index.has(a) && index.has(b) && present[index.of(a)] && present[index.of(b)]) seps.push(index.of(a), index.of(b));
   }
   const { root, refusals } = guardedUnionFind({
@@ -319,7 +330,7 @@ async function runUnionFind(warehouse: SandboxWarehouse, settings: GraphSettings
     unique: uniq,
     uniqueCount: unique.length,
     maxIdentities: settings.maxIdentities,
-    links,
+    links: Int32Array.from(links),
     separations: Int32Array.from(seps),
   });
   const graphOfRoot = new Float64Array(index.size).fill(Number.POSITIVE_INFINITY);
@@ -332,17 +343,23 @@ async function runUnionFind(warehouse: SandboxWarehouse, settings: GraphSettings
     changed.start.push(before[i]!);
     changed.graph.push(graph);
   }
-  await withIntColumns(warehouse, changed, (source) => warehouse.query(`CREATE OR REPLACE TABLE ${WORK.result} AS SELECT node, start, graph FROM ${source}`));
+  await withIntColumns(warehouse, changed, (source) => warehouse.query(`CREATE OR REPLACE TEMP TABLE ${WORK.result} AS SELECT node, start, graph FROM ${source}`));
   const reasonCase = `CASE r.reason ${REASONS.map((reason, i) => `WHEN ${i} THEN ${quoteLiteral(reason)}`).join(' ')} END`;
   const namespaceCase = unique.length ? `CASE r.ns ${unique.map((ns, i) => `WHEN ${i} THEN ${quoteLiteral(ns)}`).join(' ')} END` : 'NULL';
   await withIntColumns(
     warehouse,
-    { no: refusals.map((r) => r.link), reason: refusals.map((r) => REASONS.indexOf(r.reason)), ns: refusals.map((r) => r.namespace) },
+    {
+      row: refusals.map((r) => linkRows[r.link]!),
+      a: refusals.map((r) => index.idOf(links[2 * r.link]!)),
+      reason: refusals.map((r) => REASONS.indexOf(r.reason)),
+      ns: refusals.map((r) => r.namespace),
+    },
     (source) =>
-      warehouse.query(`CREATE OR REPLACE TABLE ${WORK.refused} AS
-        SELECT l.ds, l.snap, l.seq, l.ord, l.a, l.b, ${reasonCase} AS reason, ${namespaceCase}::VARCHAR AS namespace
-        FROM ${source} r JOIN ${WORK.links} l ON l.no = r.no`),
+      warehouse.query(`CREATE OR REPLACE TEMP TABLE ${WORK.refused} AS
+        SELECT w.ds, w.snap, w.seq, w.ord, r.a, w.node AS b, ${reasonCase} AS reason, ${namespaceCase}::VARCHAR AS namespace
+        FROM ${source} r JOIN ${WORK.records} w ON w.rowid = r.row`),
   );
+  return { changed: changed.node.length };
 }
 
 /** SQL listing the nodes of the given graphs (for seeding a recompute). */

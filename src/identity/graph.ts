@@ -42,14 +42,19 @@ export interface GraphNode {
   id: string;
 }
 
-/** What a graph change is applied against: the sandbox's database, datasets and settings. */
-export interface GraphContext {
+/** What a read needs: the sandbox's database, its namespaces and the graph settings (normalisation). */
+export interface LookupContext {
   sandbox: string;
   warehouse: SandboxWarehouse;
+  namespaces: Map<string, NamespaceInfo>;
+  settings: GraphSettings;
+}
+
+/** What a graph change is applied against: also the datasets and the graph's state. */
+export interface GraphContext extends LookupContext {
   datasets: DatasetRecord[];
   /** Datasets whose records are indexed (identity- or profile-enabled, with identity fields), by id. */
   sources: Map<string, IdentitySource>;
-  namespaces: Map<string, NamespaceInfo>;
   state: GraphState;
 }
 
@@ -71,6 +76,10 @@ export class IdentityGraph {
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly memory = new WeakMap<SandboxWarehouse, SyncMemory>();
   private readonly schemas = new Map<string, ResolvedSchema>();
+  /** Per sandbox: namespaces never disappear, so a miss reloads and a hit needs no query. */
+  private readonly namespaceCache = new Map<string, Map<string, NamespaceInfo>>();
+  /** Graph settings per sandbox database; only `updateSettings` changes them. */
+  private readonly settingsCache = new WeakMap<SandboxWarehouse, GraphSettings>();
 
   constructor(
     private readonly metadata: MetadataStore,
@@ -107,8 +116,31 @@ export class IdentityGraph {
       const schema = await this.schemaOf(sandbox, dataset);
       if (hasIdentities(schema)) sources.set(dataset.id, { dataset, schema });
     }
-    const namespaces = namespaceIndex(await this.registry.listNamespaces(sandbox));
-    return { sandbox, warehouse, datasets, sources, namespaces, state: await readState(warehouse) };
+    const namespaces = await this.namespacesOf(sandbox);
+    const state = await readState(warehouse);
+    this.settingsCache.set(warehouse, state.settings);
+    const context: GraphContext = {
+      sandbox,
+      warehouse,
+      datasets,
+      sources,
+      namespaces,
+      state,
+      // The settings are the state's, which a change re-reads.
+      get settings(): GraphSettings {
+        return context.state.settings;
+      },
+    };
+    return context;
+  }
+
+  /** The sandbox's namespaces by lower-cased code; reloaded when `wanted` is not among them. */
+  private async namespacesOf(sandbox: string, wanted?: string): Promise<Map<string, NamespaceInfo>> {
+    const cached = this.namespaceCache.get(sandbox);
+    if (cached && (wanted === undefined || cached.has(wanted.toLowerCase()))) return cached;
+    const fresh = namespaceIndex(await this.registry.listNamespaces(sandbox));
+    this.namespaceCache.set(sandbox, fresh);
+    return fresh;
   }
 
   /** A dataset's resolved schema at its version (cached: versions never change). */
@@ -296,7 +328,7 @@ export class IdentityGraph {
   async touchedBy(context: GraphContext, keys: string): Promise<TouchedRecords> {
     const row = (
       await context.warehouse.query(`WITH gone AS (${keys})
-        SELECT list(DISTINCT r.node) AS nodes, list(DISTINCT r.anchor) AS anchors, list(DISTINCT n.graph) AS graphs
+        SELECT list(DISTINCT r.node) AS nodes, list(DISTINCT r.node) FILTER (WHERE r.ord = 0) AS anchors, list(DISTINCT n.graph) AS graphs
         FROM ${RECORDS} r JOIN gone g ON r.ds = g.ds AND r.snap = g.snap AND r.seq = g.seq JOIN ${NODES} n ON n.node = r.node`)
     ).rows[0];
     const ints = (v: unknown): number[] => ((v as number[] | null) ?? []).map(Number);
@@ -323,7 +355,7 @@ export class IdentityGraph {
   // Reading --------------------------------------------------------------------------------------------------
 
   /** The namespace as the sandbox spells it, and its kind; unknown namespaces are refused. */
-  namespaceOf(context: Pick<GraphContext, 'namespaces'>, namespace: string): NamespaceInfo {
+  namespaceOf(context: Pick<LookupContext, 'namespaces'>, namespace: string): NamespaceInfo {
     const info = context.namespaces.get(namespace.toLowerCase());
     if (!info) throw new RoundtripError('RT_NAMESPACE_NOT_FOUND', `Identity namespace "${namespace}" does not exist; \`roundtrip namespace list\` shows them.`);
     return info;
@@ -333,18 +365,18 @@ export class IdentityGraph {
    * Normalises a value the way extraction does (SQL for trimming and case, libphonenumber for phones) and
    * computes its lookup key with the same SQL.
    */
-  async normalise(context: Pick<GraphContext, 'warehouse' | 'namespaces' | 'state'>, ref: IdentityRef): Promise<IdentityRef & { key: string }> {
+  async normalise(context: LookupContext, ref: IdentityRef): Promise<IdentityRef & { key: string }> {
     const info = this.namespaceOf(context, ref.namespace);
     const keyed = async (id: string) => (await context.warehouse.query(`SELECT ${identityKeySql('$ns', '$id')}::VARCHAR AS key`, { ns: info.code, id })).rows[0]!.key as string;
-    const row = (await context.warehouse.query(`SELECT id, ${identityKeySql('$ns', 'id')}::VARCHAR AS key FROM (SELECT ${normalizedSql(kindLiteral(info.kind), trimmedSql('$v'), 'NULL')} AS id)`, { v: ref.id, ns: info.code })).rows[0];
+    const row = (await context.warehouse.query(`SELECT id, ${identityKeySql('$ns', 'id')}::VARCHAR AS key FROM (SELECT ${normalizedSql(kindLiteral(info.kind), trimmedSql('$v'), trimmedSql('$v'))} AS id)`, { v: ref.id, ns: info.code })).rows[0];
     const id = (row?.id as string | null) ?? '';
     if (info.kind !== 'phone') return { namespace: info.code, id, key: row?.key as string };
-    const phone = normalizePhone(id, context.state.settings.phoneDefaultCountry ?? undefined);
+    const phone = normalizePhone(id, context.settings.phoneDefaultCountry ?? undefined);
     return { namespace: info.code, id: phone, key: await keyed(phone) };
   }
 
   /** Finds an identity (after normalisation) by its indexed key. */
-  async findNode(context: GraphContext, ref: IdentityRef): Promise<GraphNode | undefined> {
+  async findNode(context: LookupContext, ref: IdentityRef): Promise<GraphNode | undefined> {
     const normal = await this.normalise(context, ref);
     // The key alone in the filter: DuckDB uses the ART index only then; namespace and value are compared here.
     const rows = (await context.warehouse.query(`SELECT node, graph, ns, id FROM ${NODES} WHERE key = ${normal.key}::UBIGINT`)).rows;
@@ -352,25 +384,29 @@ export class IdentityGraph {
     return hit && { node: Number(hit.node), graph: Number(hit.graph), namespace: normal.namespace, id: normal.id };
   }
 
-  async requireNode(context: GraphContext, ref: IdentityRef): Promise<GraphNode> {
+  async requireNode(context: LookupContext, ref: IdentityRef): Promise<GraphNode> {
     const found = await this.findNode(context, ref);
     if (!found) throw new RoundtripError('RT_IDENTITY_NOT_FOUND', `No record carries the identity ${ref.namespace} "${ref.id}".`, { namespace: ref.namespace });
     return found;
   }
 
   /** Syncs, then resolves an identity (for reads: it sees every acknowledged write). */
-  async resolve(sandbox: string, ref: IdentityRef): Promise<{ context: GraphContext; node: GraphNode }> {
+  async resolve(sandbox: string, ref: IdentityRef): Promise<{ context: LookupContext; node: GraphNode }> {
     await this.sync(sandbox);
-    const context = await this.readContext(sandbox);
+    const context = await this.readContext(sandbox, ref.namespace);
     return { context, node: await this.requireNode(context, ref) };
   }
 
-  /** A light context for reads (no schema resolution). */
-  async readContext(sandbox: string): Promise<GraphContext> {
+  /** A light context for reads: cached namespaces and settings, no schema resolution, no query when warm. */
+  async readContext(sandbox: string, namespace?: string): Promise<LookupContext> {
     const warehouse = await this.warehouse.sandbox(sandbox);
     await ensureIdentityTables(warehouse);
-    const namespaces = namespaceIndex(await this.registry.listNamespaces(sandbox));
-    return { sandbox, warehouse, datasets: [], sources: new Map(), namespaces, state: await readState(warehouse) };
+    let settings = this.settingsCache.get(warehouse);
+    if (!settings) {
+      settings = (await readState(warehouse)).settings;
+      this.settingsCache.set(warehouse, settings);
+    }
+    return { sandbox, warehouse, namespaces: await this.namespacesOf(sandbox, namespace), settings };
   }
 
   /** The graph of an identity: its identities, the links that hold it together and the links refused at its edge. */
@@ -379,7 +415,7 @@ export class IdentityGraph {
     return this.graphView(context, node.graph);
   }
 
-  async graphView(context: GraphContext, graph: number): Promise<GraphView> {
+  async graphView(context: LookupContext, graph: number): Promise<GraphView> {
     const { warehouse } = context;
     const identities = (await warehouse.query(`SELECT node, ns, id FROM ${NODES} WHERE graph = ${graph} ORDER BY node`)).rows.map((r) => ({
       node: Number(r.node),
@@ -389,8 +425,10 @@ export class IdentityGraph {
     const byNode = new Map(identities.map((i) => [i.node, i]));
     const members = intList(byNode.keys());
     const links = (
-      await warehouse.query(`SELECT anchor, node, count(*) AS records, list(DISTINCT ds ORDER BY ds) AS datasets FROM ${RECORDS}
-        WHERE ord > 0 AND anchor <> node AND anchor IN (${members}) AND node IN (${members}) GROUP BY anchor, node ORDER BY anchor, node`)
+      await warehouse.query(`WITH mine AS MATERIALIZED (SELECT * FROM ${RECORDS} WHERE node IN (${members}))
+        SELECT a.node AS anchor, b.node, count(*) AS records, list(DISTINCT a.ds ORDER BY a.ds) AS datasets
+        FROM mine a JOIN mine b ON a.ds = b.ds AND a.snap = b.snap AND a.seq = b.seq AND a.ord = 0 AND b.ord > 0 AND b.node <> a.node
+        GROUP BY a.node, b.node ORDER BY a.node, b.node`)
     ).rows.map((r) => ({ a: ref(byNode.get(Number(r.anchor))), b: ref(byNode.get(Number(r.node))), records: Number(r.records), datasets: r.datasets as string[] }));
     const refused = (await this.refusalRows(context, `f.a IN (${members}) OR f.b IN (${members})`, 1000, 0)).map(({ datasetId, a, b, reason, namespace }) => ({ datasetId, a, b, reason, namespace }));
     return { graphId: graph, identities: identities.map(ref), links, refused };
@@ -402,7 +440,7 @@ export class IdentityGraph {
     return this.refusalRows(context, 'true', Math.min(options.limit ?? 100, 10_000), options.offset ?? 0);
   }
 
-  private async refusalRows(context: GraphContext, where: string, limit: number, offset: number): Promise<RefusalView[]> {
+  private async refusalRows(context: LookupContext, where: string, limit: number, offset: number): Promise<RefusalView[]> {
     const rows = await context.warehouse.query(`SELECT f.ds, f.reason, f.namespace, f.refused_at, na.ns AS ns_a, na.id AS id_a, nb.ns AS ns_b, nb.id AS id_b
       FROM ${REFUSALS} f JOIN ${NODES} na ON na.node = f.a JOIN ${NODES} nb ON nb.node = f.b
       WHERE ${where} ORDER BY f.refused_at, f.ds, f.snap, f.seq, f.ord LIMIT ${Math.trunc(limit)} OFFSET ${Math.trunc(offset)}`);
@@ -418,7 +456,8 @@ export class IdentityGraph {
 
   async stats(sandbox: string): Promise<GraphStats> {
     await this.sync(sandbox);
-    const { warehouse, state } = await this.readContext(sandbox);
+    const { warehouse } = await this.readContext(sandbox);
+    const state = await readState(warehouse);
     const row = (
       await warehouse.query(`SELECT (SELECT count(*) FROM ${NODES}) AS identities,
         (SELECT count(DISTINCT graph) FROM ${NODES}) AS graphs,
@@ -517,7 +556,7 @@ export class IdentityGraph {
   }
 
   async settings(sandbox: string): Promise<GraphSettings> {
-    return (await this.readContext(sandbox)).state.settings;
+    return (await this.readContext(sandbox)).settings;
   }
 
   /** Stores new graph settings and rebuilds the graph with them. */
@@ -528,6 +567,7 @@ export class IdentityGraph {
       this.checkSettings(context, next);
       await context.warehouse.query(`UPDATE ${STATE} SET settings = $s`, { s: JSON.stringify(next) });
       context.state = await readState(context.warehouse);
+      this.settingsCache.set(context.warehouse, context.state.settings);
       await this.rebuildLocked(context);
       return next;
     });

@@ -41,11 +41,12 @@ export function namespaceIndex(namespaces: readonly Pick<NamespaceViewT, 'code' 
 export const trimmedSql = (raw: string): string => `trim(CAST(${raw} AS VARCHAR), E'${TRIM}')`;
 
 /**
- * SQL: a trimmed value normalised for its kind. Phones not already in E.164 form take the value JavaScript
- * computed (`phoneSql`, e.g. a join on the phones work table), or stay as they are when it found none.
+ * SQL: a trimmed value normalised for its kind. A phone not already in E.164 form becomes `phoneFallback`
+ * (NULL in bulk extraction, where JavaScript fills it; the value itself in a lookup, which parses it after).
+ * The regular expression only runs on phone values: CASE branches see only their own rows.
  */
-export function normalizedSql(kind: string, trimmed: string, phoneSql: string): string {
-  return `CASE ${kind} WHEN 'email' THEN lower(${trimmed}) WHEN 'hash' THEN lower(${trimmed}) WHEN 'phone' THEN CASE WHEN regexp_full_match(${trimmed}, '${E164}') THEN ${trimmed} ELSE coalesce(${phoneSql}, ${trimmed}) END ELSE ${trimmed} END`;
+export function normalizedSql(kind: string, trimmed: string, phoneFallback: string): string {
+  return `CASE ${kind} WHEN 'email' THEN lower(${trimmed}) WHEN 'hash' THEN lower(${trimmed}) WHEN 'phone' THEN CASE WHEN regexp_full_match(${trimmed}, '${E164}') THEN ${trimmed} ELSE ${phoneFallback} END ELSE ${trimmed} END`;
 }
 
 /** E.164 for a trimmed phone value when it parses (with the sandbox's default country for national numbers), else the value. */

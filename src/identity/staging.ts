@@ -10,14 +10,33 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { newId } from '../core/ids.ts';
-import type { SandboxWarehouse } from '../ports/warehouse.ts';
+import type { QueryResult, SandboxWarehouse } from '../ports/warehouse.ts';
 import { quoteIdent, quoteLiteral } from './sql.ts';
 
 /** A typed, empty relation: engines refuse to read an empty file with a fixed column list. */
 const emptyRelation = (columns: readonly string[], type: string): string =>
   `(SELECT ${columns.map((c) => `NULL::${type} AS ${quoteIdent(c)}`).join(', ')} WHERE false)`;
 
-function stagingFile(warehouse: SandboxWarehouse, ext: string): string {
+/**
+ * Where bulk graph work runs: one warehouse connection (so scratch tables can be TEMP tables, kept in memory
+ * and out of the database file and its log) and the sandbox's staging folder.
+ */
+export interface SqlSession {
+  query(sql: string, params?: Record<string, string | number | boolean | null>): Promise<QueryResult>;
+  readonly stagingDir: string;
+}
+
+/** Runs `work` on one connection of the sandbox's warehouse; its TEMP tables go when it ends. */
+export async function withSession<T>(warehouse: SandboxWarehouse, work: (sql: SqlSession) => Promise<T>): Promise<T> {
+  const session = await warehouse.openSession();
+  try {
+    return await work(traced({ query: (sql, params) => session.query(sql, params), stagingDir: warehouse.stagingDir }));
+  } finally {
+    session.close();
+  }
+}
+
+function stagingFile(warehouse: SqlSession, ext: string): string {
   return path.join(warehouse.stagingDir, `${newId('identity')}.${ext}`);
 }
 
@@ -47,7 +66,7 @@ export function parseIntColumns(text: string, width: number): Float64Array[] {
 }
 
 /** Runs `select` (integer columns only) and returns its columns as typed arrays. */
-export async function readIntColumns(warehouse: SandboxWarehouse, select: string, width: number): Promise<Float64Array[]> {
+export async function readIntColumns(warehouse: SqlSession, select: string, width: number): Promise<Float64Array[]> {
   const file = stagingFile(warehouse, 'csv');
   try {
     await warehouse.query(`COPY (${select}) TO ${quoteLiteral(file)} (FORMAT csv, HEADER false)`);
@@ -59,7 +78,7 @@ export async function readIntColumns(warehouse: SandboxWarehouse, select: string
 
 /** Writes integer columns as a CSV file and hands `load` the `read_csv(…)` expression that reads it. */
 export async function withIntColumns<T>(
-  warehouse: SandboxWarehouse,
+  warehouse: SqlSession,
   columns: Record<string, ArrayLike<number>>,
   load: (source: string) => Promise<T>,
 ): Promise<T> {
@@ -81,7 +100,7 @@ export async function withIntColumns<T>(
 
 /** Writes string records as JSON Lines and hands `load` the `read_json(…)` expression that reads them. */
 export async function withStringRecords<T>(
-  warehouse: SandboxWarehouse,
+  warehouse: SqlSession,
   columns: readonly string[],
   records: readonly Record<string, string>[],
   load: (source: string) => Promise<T>,
@@ -101,7 +120,7 @@ export async function withStringRecords<T>(
  * With `ROUNDTRIP_IDENTITY_TRACE=1`, the statements a graph change runs report their duration on stderr
  * (for the benchmark and for finding the slow step); otherwise the warehouse itself.
  */
-export function traced(warehouse: SandboxWarehouse): SandboxWarehouse {
+export function traced<T extends SqlSession>(warehouse: T): T {
   if (process.env.ROUNDTRIP_IDENTITY_TRACE !== '1') return warehouse;
   return new Proxy(warehouse, {
     get(target, property, receiver) {

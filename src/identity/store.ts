@@ -7,8 +7,9 @@
  *   `hash` of namespace and value, recomputed if the engine version changes) carries an ART index for point
  *   lookups: DuckDB uses an index only for a filter on one indexed column alone, not on two VARCHARs.
  * - `records`: the record → identity index. One row per identity occurrence: which record (dataset, snapshot,
- *   position in the snapshot), its rank in the record (`ord` 0 is the record's anchor, its primary identity),
- *   the anchor, the global processing position `pos` and, for events, the event time. Events and profile
+ *   position in the snapshot), its rank in the record (`ord` 0 is the record's anchor, its primary identity;
+ *   every other identity of the record is linked to it) and, for ExperienceEvents only, the event time
+ *   (`ts` is what tells events from profile fragments). Kept narrow: it is the largest table of the graph. Events and profile
  *   fragments map to profiles through it at query time, so a merge or unmerge never rewrites them.
  * - `refusals`: links the guardrails refused, with the reason; `unlinks`: removed links (identity pairs that
  *   must stay apart, also through a rebuild); `applied`: snapshots processed, in processing order, and
@@ -28,16 +29,13 @@ export const APPLIED = '_rt_identity_applied';
 export const STATE = '_rt_identity_state';
 export const NODES_KEY_INDEX = `${NODES}_key`;
 export const RECORDS_NODE_INDEX = `${RECORDS}_node`;
-/** Scratch tables of one run (dropped after it); the sandbox lock makes one run at a time. */
+/** Scratch tables of one run: TEMP tables of its session, gone when it ends. */
 export const WORK = {
-  occurrences: '_rt_identity_work_occurrences',
-  phones: '_rt_identity_work_phones',
   identities: '_rt_identity_work_identities',
   newNodes: '_rt_identity_work_new_nodes',
   records: '_rt_identity_work_records',
   reach: '_rt_identity_work_reach',
   scope: '_rt_identity_work_scope',
-  links: '_rt_identity_work_links',
   result: '_rt_identity_work_result',
   refused: '_rt_identity_work_refused',
 } as const;
@@ -54,9 +52,9 @@ export interface GraphSettings {
 export const DEFAULT_SETTINGS: GraphSettings = { maxIdentities: 50, uniqueNamespaces: ['CRMID'], phoneDefaultCountry: null };
 
 const DDL = [
-  `CREATE TABLE IF NOT EXISTS ${NODES} (node BIGINT NOT NULL, key UBIGINT NOT NULL, ns VARCHAR NOT NULL, id VARCHAR NOT NULL, graph BIGINT NOT NULL, seen_at TIMESTAMPTZ NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS ${NODES} (node BIGINT NOT NULL, key UBIGINT NOT NULL, ns VARCHAR NOT NULL, id VARCHAR NOT NULL, graph BIGINT NOT NULL)`,
   `CREATE INDEX IF NOT EXISTS ${NODES_KEY_INDEX} ON ${NODES} (key)`,
-  `CREATE TABLE IF NOT EXISTS ${RECORDS} (ds VARCHAR NOT NULL, snap BIGINT NOT NULL, seq BIGINT NOT NULL, ord BIGINT NOT NULL, node BIGINT NOT NULL, anchor BIGINT NOT NULL, pos BIGINT NOT NULL, ts TIMESTAMPTZ, cls VARCHAR NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS ${RECORDS} (ds VARCHAR NOT NULL, snap BIGINT NOT NULL, seq BIGINT NOT NULL, ord BIGINT NOT NULL, node BIGINT NOT NULL, ts TIMESTAMPTZ)`,
   `CREATE INDEX IF NOT EXISTS ${RECORDS_NODE_INDEX} ON ${RECORDS} (node)`,
   `CREATE TABLE IF NOT EXISTS ${REFUSALS} (ds VARCHAR NOT NULL, snap BIGINT NOT NULL, seq BIGINT NOT NULL, ord BIGINT NOT NULL, a BIGINT NOT NULL, b BIGINT NOT NULL, reason VARCHAR NOT NULL, namespace VARCHAR, refused_at TIMESTAMPTZ NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS ${UNLINKS} (id VARCHAR NOT NULL, ns_a VARCHAR NOT NULL, id_a VARCHAR NOT NULL, ns_b VARCHAR NOT NULL, id_b VARCHAR NOT NULL, created_by VARCHAR NOT NULL, created_at TIMESTAMPTZ NOT NULL)`,
@@ -116,5 +114,3 @@ export async function readState(warehouse: SandboxWarehouse): Promise<GraphState
   };
 }
 
-/** Drops the scratch tables of a run. */
-export const dropWorkTables = (): string => Object.values(WORK).map((t) => `DROP TABLE IF EXISTS ${t}`).join(';\n');

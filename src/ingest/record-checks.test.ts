@@ -36,6 +36,7 @@ describe('record checks: the coercion table', () => {
     assert.equal(coerceDateTime(1704164645000), '2024-01-02T03:04:05.000Z');
     assert.equal(coerceDateTime('1704164645000'), '2024-01-02T03:04:05.000Z');
     assert.equal(coerceDateTime('next tuesday'), 'next tuesday', 'left for the validator to refuse');
+    assert.equal(coerceDateTime(9e15), 9e15, 'out of the Date range: left for the validator to refuse');
   });
 
   it('turns ISO strings and epoch milliseconds into dates', () => {
@@ -91,7 +92,7 @@ describe('record checks: the coercion table', () => {
   });
 
   it('applies the profile limit to profile records', () => {
-    const profile = recordChecker({ ...schema, 'meta:class': 'profile' } as ResolvedSchema, { eventRecordLimitBytes: 1024, profileRecordLimitBytes: 4096 });
+    const profile = recordChecker({ ...schema, 'meta:class': 'profile' }, { eventRecordLimitBytes: 1024, profileRecordLimitBytes: 4096 });
     assert.ok(profile.check({ ...base, sku: `SKU-${'x'.repeat(2000)}` }).ok);
   });
 });

@@ -45,11 +45,13 @@ const EPOCH_MS = /^-?\d{1,16}$/;
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 const HAS_ZONE = /(Z|[+-]\d{2}:?\d{2})$/i;
 
-/** ISO 8601 (a missing offset means UTC) or epoch milliseconds → a Date, or undefined when it is neither. */
+const valid = (date: Date): Date | undefined => (Number.isNaN(date.getTime()) ? undefined : date);
+
+/** ISO 8601 (a missing offset means UTC) or epoch milliseconds → a Date; undefined when neither, or out of range. */
 function parseInstant(value: unknown): Date | undefined {
-  if (typeof value === 'number' && Number.isInteger(value)) return new Date(value);
+  if (typeof value === 'number' && Number.isInteger(value)) return valid(new Date(value));
   if (typeof value !== 'string') return undefined;
-  if (EPOCH_MS.test(value)) return new Date(Number(value));
+  if (EPOCH_MS.test(value)) return valid(new Date(Number(value)));
   if (!/^\d{4}-\d{2}-\d{2}/.test(value)) return undefined;
   const text = DATE_ONLY.test(value) ? `${value}T00:00:00Z` : HAS_ZONE.test(value) ? value : `${value}Z`;
   const date = new Date(text);
@@ -98,7 +100,7 @@ function coercerFor(field: FieldDefinition): Coercer | undefined {
   if ('items' in field) {
     const inner = coercerFor(field.items);
     if (!inner) return undefined;
-    return (value) => (Array.isArray(value) ? value.map((v) => (v === null ? v : inner(v))) : value);
+    return (value) => (Array.isArray(value) ? value.map((v: unknown) => (v === null ? v : inner(v))) : value);
   }
   return undefined;
 }
@@ -108,7 +110,7 @@ export interface RecordChecker {
 }
 
 export function recordChecker(schema: ResolvedSchema, limits: RecordLimits): RecordChecker {
-  const coerce = coercerFor(schema as unknown as FieldDefinition) ?? ((v: unknown) => v);
+  const coerce = coercerFor(schema) ?? ((v: unknown) => v);
   const validate = compileSchema(schema);
   const limit = schema['meta:class'] === 'experienceevent' ? limits.eventRecordLimitBytes : limits.profileRecordLimitBytes;
   const kind = schema['meta:class'] === 'experienceevent' ? 'ExperienceEvent' : 'profile';

@@ -44,7 +44,7 @@ describe('identity and profile CLI', () => {
     assert.deepEqual(unlinked.graphs.map((g) => g.identities.length), [3, 1]);
     const relinked = (await cli('identity', 'relink', unlinked.unlinkId)) as { graphs: { graphId: number; identities: unknown[] }[] };
     assert.deepEqual(relinked.graphs.map((g) => [g.graphId, g.identities.length]), [[mergedProfile, 4]]);
-    const compacted = (await cli('sandbox', 'compact', 'prod')) as unknown as { sandbox: string }[];
+    const compacted = (await cli('sandbox', 'compact', 'prod')) as { sandbox: string }[];
     assert.equal(compacted[0]!.sandbox, 'prod');
   });
 });

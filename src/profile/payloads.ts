@@ -62,7 +62,7 @@ export const ProfileQuery = Type.Object({
   namespace: Type.String({ minLength: 1 }),
   id: Type.String({ minLength: 1 }),
   mergePolicyId: Type.Optional(Type.String()),
-  events: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, description: 'How many recent events to include (default 5)' })),
+  events: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, description: 'How many of the most recent events to embed (default 0; GET /profiles/events pages through all of them)' })),
 });
 
 export const ProfileView = Type.Object({

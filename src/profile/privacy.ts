@@ -170,7 +170,7 @@ export class PrivacyService {
     const failedCount = failed ? Number((await warehouse.query(`SELECT count(*) AS n FROM ${FAILED_RECORDS_TABLE} WHERE ${failed}`)).rows[0]?.n ?? 0) : 0;
     const unlinks = this.unlinksFilter(identities);
     const unlinkCount = Number((await warehouse.query(`SELECT count(*) AS n FROM ${UNLINKS} WHERE ${unlinks}`)).rows[0]?.n ?? 0);
-    const links = Number((await warehouse.query(`SELECT count(*) AS n FROM ${RECORDS} r JOIN ${KEYS} k ON r.ds = k.ds AND r.snap = k.snap AND r.seq = k.seq WHERE r.ord > 0 AND r.node <> r.anchor`)).rows[0]?.n ?? 0);
+    const links = Number((await warehouse.query(`SELECT count(*) AS n FROM ${RECORDS} r JOIN ${KEYS} k ON r.ds = k.ds AND r.snap = k.snap AND r.seq = k.seq WHERE r.ord > 0`)).rows[0]?.n ?? 0);
     await warehouse.query(`BEGIN TRANSACTION;
       ${this.deleteDatasetRows(context, Object.keys(perDataset), snapshots)}
       ${deleteIndexRows(KEYS)}

@@ -9,7 +9,7 @@
  */
 import type { Principal } from '../access/principal.ts';
 import { RoundtripError } from '../core/errors.ts';
-import type { GraphContext, GraphNode, IdentityGraph, IdentityRef } from '../identity/graph.ts';
+import type { GraphNode, IdentityGraph, IdentityRef, LookupContext } from '../identity/graph.ts';
 import { NODES, RECORDS } from '../identity/store.ts';
 import { rowsAtSql } from '../identity/positions.ts';
 import { intList, quoteLiteral } from '../identity/sql.ts';
@@ -99,7 +99,7 @@ export class Profiles {
       identityMap: identityMapOf(list),
       segmentMembership: (segmentMembership as Record<string, JsonValue> | null) ?? {},
       refreshedAt: refreshedAt as string,
-      events: await this.eventPage(context, policy, node, options.events ?? 5),
+      events: await this.eventPage(context, policy, node, options.events ?? 0),
     };
   }
 
@@ -111,7 +111,7 @@ export class Profiles {
     return this.eventPage(context, policy, node, options.limit ?? 50, options.before ? decodeCursor(options.before) : undefined);
   }
 
-  private async eventPage(context: GraphContext, policy: MergePolicyRecord, node: GraphNode, limit: number, before?: Cursor): Promise<EventPageT> {
+  private async eventPage(context: LookupContext, policy: MergePolicyRecord, node: GraphNode, limit: number, before?: Cursor): Promise<EventPageT> {
     const profileId = profileIdOf(policy, node);
     if (limit === 0) return { profileId, events: [], next: null };
     const { warehouse } = context;
@@ -125,7 +125,7 @@ export class Profiles {
     // The index on `node` is used only when it is the scan's sole filter: the other filters apply to its result.
     const hits = await warehouse.query(
       `WITH hit AS MATERIALIZED (SELECT * FROM ${RECORDS} WHERE node IN (${intList(nodes)}))
-       SELECT ds, snap, seq, epoch_us(ts) AS tus FROM hit WHERE ord = 0 AND cls = 'experienceevent' AND ds IN (${datasets.map((d) => quoteLiteral(d.id)).join(', ')}) ${after}
+       SELECT ds, snap, seq, epoch_us(ts) AS tus FROM hit WHERE ord = 0 AND ts IS NOT NULL AND ds IN (${datasets.map((d) => quoteLiteral(d.id)).join(', ')}) ${after}
        ORDER BY tus DESC NULLS LAST, ds DESC, snap DESC, seq DESC LIMIT ${Math.trunc(limit) + 1}`,
       before ? { ds: before.ds } : undefined,
     );
@@ -137,7 +137,7 @@ export class Profiles {
   }
 
   /** Reads records back by (dataset, snapshot, position), one query per dataset. */
-  private async fetchRecords(context: GraphContext, keys: readonly Cursor[], tables: ReadonlyMap<string, string>): Promise<Map<string, EventItem>> {
+  private async fetchRecords(context: LookupContext, keys: readonly Cursor[], tables: ReadonlyMap<string, string>): Promise<Map<string, EventItem>> {
     const out = new Map<string, EventItem>();
     const byDataset = new Map<string, Cursor[]>();
     for (const k of keys) byDataset.set(k.ds, [...(byDataset.get(k.ds) ?? []), k]);

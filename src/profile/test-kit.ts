@@ -89,8 +89,10 @@ export interface ProfileBody {
   refreshedAt?: string;
 }
 
+/** A profile with its five most recent events (unless `query` says otherwise). */
 export async function profile(t: TestPlatform, namespace: string, id: string, query = ''): Promise<ProfileBody> {
-  const res = await t.call('GET', `/profiles?namespace=${encodeURIComponent(namespace)}&id=${encodeURIComponent(id)}${query}`);
+  const events = query.includes('events=') ? '' : '&events=5';
+  const res = await t.call('GET', `/profiles?namespace=${encodeURIComponent(namespace)}&id=${encodeURIComponent(id)}${query}${events}`);
   assert.equal(res.status, 200, JSON.stringify(res.body));
   return res.body as ProfileBody;
 }

@@ -395,8 +395,8 @@ SELECT
   });
 
   it('expires snapshots after the retention unless fallback is set', async () => {
-    const clock = t.platform.clock as { now: () => Date };
-    const realNow = clock.now;
+    const clock = t.platform.clock;
+    const realNow = (): Date => new Date();
     await sql(`CREATE TABLE aging AS SELECT 1 AS x`);
     await sql(`INSERT INTO aging SELECT 2 AS x`);
     try {

@@ -185,7 +185,7 @@ export class ScriptExecutor {
   /** Read-only principals run SELECTs only: DuckDB's own parser says whether the statement is one. */
   private async assertSelectOnly(sql: string): Promise<void> {
     const check = await this.ctx.session.query(`SELECT json_serialize_sql($sql::VARCHAR) AS ast`, { sql });
-    const ast = JSON.parse(String(check.rows[0]?.ast ?? '{}')) as { error?: boolean; error_type?: string; statements?: unknown[] };
+    const ast = JSON.parse((check.rows[0]?.ast as string | undefined) ?? '{}') as { error?: boolean; error_type?: string; statements?: unknown[] };
     if (ast.error && ast.error_type !== 'parser') this.requireWrite('This statement');
     if (Array.isArray(ast.statements) && ast.statements.length > 1) throw new RoundtripError('RT_QUERY_SYNTAX', 'One statement at a time.');
   }
@@ -463,7 +463,7 @@ export class ScriptExecutor {
     const schema = names.join('.');
     const cascade = sig.some((t) => isWord(t, 'CASCADE')) || what === 'DATABASE';
     const inside = what === 'DATABASE' ? await this.ctx.session.query(`SELECT schema_name FROM duckdb_schemas() WHERE starts_with(schema_name, $p)`, { p: `${schema}.` }) : { rows: [] };
-    for (const row of inside.rows) await this.ctx.session.query(`DROP SCHEMA IF EXISTS "${String(row.schema_name).replace(/"/g, '""')}" CASCADE`);
+    for (const row of inside.rows) await this.ctx.session.query(`DROP SCHEMA IF EXISTS "${(row.schema_name as string).replace(/"/g, '""')}" CASCADE`);
     await this.ctx.session.query(`DROP SCHEMA IF EXISTS "${schema.replace(/"/g, '""')}"${cascade ? ' CASCADE' : ''}`);
     return result(text, 'ddl', { message: `Dropped ${what.toLowerCase()} ${schema}` });
   }

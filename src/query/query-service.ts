@@ -13,7 +13,7 @@ import type { Config } from '../core/config.ts';
 import { RoundtripError } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import type { MetadataStore, QueryLogRecord } from '../ports/metadata-store.ts';
-import type { JsonValue, Warehouse, WarehouseSession } from '../ports/warehouse.ts';
+import type { Warehouse, WarehouseSession } from '../ports/warehouse.ts';
 import { ScriptExecutor } from './executor.ts';
 import { DIALECT_MACROS } from './macros.ts';
 import { substituteParams, type CatalogLookups, type HistoryRow, type SnapshotBound, type SnapshotClause } from './rewrite.ts';
@@ -77,7 +77,7 @@ export class QueryService {
         const warehouse = await this.warehouse.sandbox(sandbox);
         for (const macro of DIALECT_MACROS) await warehouse.query(macro);
         const settings = await warehouse.query(`SELECT lower(name) AS name FROM duckdb_settings()`);
-        return new Set(settings.rows.map((r) => String(r.name)));
+        return new Set(settings.rows.map((r) => r.name as string));
       })();
       this.prepared.set(sandbox, prepared);
       prepared.catch(() => this.prepared.delete(sandbox));
@@ -99,7 +99,7 @@ export class QueryService {
       sandbox,
       id: queryId,
       sql,
-      params: (options.params ?? {}) as JsonValue,
+      params: (options.params ?? {}),
       actor: principal.id,
       client: options.client ?? 'api',
       executionClass: options.executionClass ?? 'adhoc',

@@ -66,7 +66,7 @@ export function substituteVariables(tokens: readonly Token[], vars: ReadonlyMap<
 /** The argument list of a call whose name is at `nameIndex`: [open paren index, close paren index] or undefined. */
 function callAt(tokens: readonly Token[], nameIndex: number): [number, number] | undefined {
   const open = nextSignificant(tokens, nameIndex + 1);
-  if (tokens[open]?.type !== 'punct' || tokens[open]!.text !== '(') return undefined;
+  if (tokens[open]?.type !== 'punct' || tokens[open].text !== '(') return undefined;
   return [open, closingParen(tokens, open)];
 }
 

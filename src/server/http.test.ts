@@ -55,7 +55,7 @@ describe('HTTP API behaviour', () => {
       assert.ok(doc.body.paths[path], `OpenAPI lists ${path}`);
     }
     const create = doc.body.paths['/schemas'].post;
-    assert.deepEqual(create.requestBody.content['application/json'].schema.properties.class.anyOf.map((c: { const: string }) => c.const), ['profile', 'experienceevent', 'adhoc'], 'request schemas come from TypeBox');
+    assert.deepEqual(create.requestBody.content['application/json'].schema.properties.class.anyOf.map((c: { const?: string; enum?: string[] }) => c.const ?? c.enum?.[0]), ['profile', 'experienceevent', 'adhoc'], 'request schemas come from TypeBox');
     assert.ok(create.parameters.some((p: { name: string }) => p.name === 'x-sandbox-name'));
     const page = await t.app.inject({ method: 'GET', url: '/docs/' });
     assert.equal(page.statusCode, 200);

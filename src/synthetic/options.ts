@@ -145,10 +145,12 @@ function shares(rates: Rates): Rates {
   return rates;
 }
 
+/** Times are stored as unsigned 32-bit seconds since 1970, so the window must sit well inside 1970-2106. */
 function endDate(value: string): string {
   const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
   const date = new Date(`${value}T00:00:00Z`);
   if (!match || Number.isNaN(date.getTime()) || date.toISOString().slice(0, 10) !== value) throw invalid(`end must be a date written YYYY-MM-DD (got ${value}).`);
+  if (date.getUTCFullYear() < 2000 || date.getUTCFullYear() > 2099) throw invalid(`end must be in the years 2000 to 2099 (got ${value}).`);
   return value;
 }
 

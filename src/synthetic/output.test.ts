@@ -168,6 +168,7 @@ describe('options and output folders', () => {
     await refuses({ seed: -1 }, /seed/);
     await refuses({ format: 'xml' as never }, /format/);
     await refuses({ end: '2025-02-30' }, /end/);
+    await refuses({ end: '1969-12-31' }, /2000 to 2099/);
     await refuses({ partSize: 1001 }, /partSize/);
     await refuses({ rates: { duplicateRate: 1.5 } }, /duplicateRate/);
     await refuses({ bgnbd: { r: -1 } }, /bgnbd\.r/);

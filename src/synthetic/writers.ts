@@ -18,14 +18,12 @@ export const EXTENSIONS: Record<OutputFormat, string> = { parquet: 'parquet', cs
 export const timeStyleOf = (format: OutputFormat): TimeStyle => (format === 'parquet' ? 'native' : 'text');
 
 /**
- * Drops `"key":null` members from DuckDB's JSON text. Keys are XDM field names (letters, digits, _) and no
- * generated string value contains a quote, so the pattern cannot match inside a value.
+ * The query's rows as JSON text, one record per row, without null members: merging a record as a JSON Merge
+ * Patch (RFC 7396) into `{}` drops every member whose value is null, at any depth, in DuckDB's native JSON code.
+ * (Arrays are copied as they are; no generated array holds a null member.)
  */
-const NULL_MEMBER = `'"[A-Za-z0-9_]+":null,?|,"[A-Za-z0-9_]+":null'`;
-
-/** The query's rows as JSON text, one record per row, without null members. */
 export function jsonLinesQuery(query: string): string {
-  return `SELECT regexp_replace(to_json(q)::VARCHAR, ${NULL_MEMBER}, '', 'g') AS line FROM (${query}) q`;
+  return `SELECT json_merge_patch('{}', to_json(q))::VARCHAR AS line FROM (${query}) q`;
 }
 
 function flatten(expression: string, path: string, type: DuckDBType): [string, string][] {

@@ -54,7 +54,7 @@ async function runQuery(c: DuckDBConnection, sql: string, params?: Record<string
   const types = reader.columnTypes();
   return {
     columns: names.map((name, i) => ({ name, type: types[i]!.toString(), columnType: fromDuckDBType(types[i]!) })),
-    rows: reader.convertRowObjects(jsonValueConverter) as JsonRecord[],
+    rows: reader.convertRowObjects(jsonValueConverter),
   };
 }
 

@@ -34,7 +34,7 @@ export interface SummaryWindow {
   observationEnd?: string;
 }
 
-/** The CTEs both statements share: raw rows, the window's bounds, per-period values, and births. */
+/** The CTEs both statements share: raw rows, the window's bounds, and per-period values. */
 function periodCtes(source: TransactionRelation, window: SummaryWindow): string {
   const { period } = window;
   const obs = window.observationEnd ? dateLiteral(window.observationEnd, 'The observation end') : 'max_day';
@@ -53,41 +53,40 @@ periods AS (
   SELECT customer_id, ${periodStart('day', period)} AS period, fsum(coalesce(value, 0)) AS value
   FROM raw, bounds WHERE day IS NOT NULL AND day <= obs_day
   GROUP BY ALL
-),
-births AS (
-  SELECT customer_id, min(period) AS first_period FROM periods, bounds GROUP BY customer_id HAVING min(period) <= any_value(bounds.cal_period)
 )`;
 }
 
 /**
  * Columns of the summary: customer_id, x, t_x, T, m, x_star, m_star, duration_holdout, first_day, last_day,
- * calibration_end (the last day of the calibration window).
+ * calibration_end (the last day of the calibration window). One aggregation per customer over its periods:
+ * the repeat value is the calibration total minus the first period's value.
  */
 export function summarySql(source: TransactionRelation, window: SummaryWindow): string {
   const { period, unit } = window;
   return `${periodCtes(source, window)},
-calibration AS (
-  SELECT p.customer_id, b.first_period, max(p.period) AS last_period, count(*) - 1 AS x,
-         fsum(p.value) FILTER (WHERE p.period > b.first_period) AS repeat_value
-  FROM periods p JOIN births b USING (customer_id), bounds
-  WHERE p.period <= bounds.cal_period
-  GROUP BY p.customer_id, b.first_period
-),
-holdout AS (
-  SELECT customer_id, count(*) AS x_star, fsum(value) AS value_star FROM periods, bounds WHERE period > bounds.cal_period GROUP BY customer_id
+customers AS (
+  SELECT customer_id, min(period) AS first_period,
+         max(period) FILTER (WHERE period <= cal_period) AS last_period,
+         count(*) FILTER (WHERE period <= cal_period) - 1 AS x,
+         fsum(value) FILTER (WHERE period <= cal_period) - arg_min(value, period) AS repeat_value,
+         count(*) FILTER (WHERE period > cal_period) AS x_star,
+         fsum(value) FILTER (WHERE period > cal_period) AS value_star
+  FROM periods, bounds
+  GROUP BY customer_id
+  HAVING min(period) <= any_value(cal_period)
 )
 SELECT c.customer_id,
        CAST(c.x AS INTEGER) AS x,
        ${elapsed('c.first_period', 'c.last_period', period, unit)} AS t_x,
        ${elapsed('c.first_period', 'bounds.cal_period', period, unit)} AS "T",
        CASE WHEN c.x > 0 THEN c.repeat_value / c.x ELSE 0 END AS m,
-       CAST(coalesce(h.x_star, 0) AS INTEGER) AS x_star,
-       CASE WHEN h.x_star > 0 THEN h.value_star / h.x_star ELSE 0 END AS m_star,
+       CAST(c.x_star AS INTEGER) AS x_star,
+       CASE WHEN c.x_star > 0 THEN c.value_star / c.x_star ELSE 0 END AS m_star,
        ${elapsed('bounds.cal_period', 'bounds.obs_period', period, unit)} AS duration_holdout,
        c.first_period AS first_day,
        c.last_period AS last_day,
        bounds.cal_day AS calibration_end
-FROM calibration c CROSS JOIN bounds LEFT JOIN holdout h USING (customer_id)`;
+FROM customers c CROSS JOIN bounds`;
 }
 
 /**
@@ -98,6 +97,9 @@ FROM calibration c CROSS JOIN bounds LEFT JOIN holdout h USING (customer_id)`;
 export function trackingSql(source: TransactionRelation, window: SummaryWindow): string {
   const { period, unit } = window;
   return `${periodCtes(source, window)},
+births AS (
+  SELECT customer_id, min(period) AS first_period FROM periods, bounds GROUP BY customer_id HAVING min(period) <= any_value(bounds.cal_period)
+),
 origin AS (SELECT min(first_period) AS first FROM births)
 SELECT CAST(floor(${elapsed('origin.first', 'p.period', period, unit)}) AS INTEGER) + 1 AS bucket, count(*) AS n,
        CAST(ceil(any_value(${elapsed('origin.first', 'bounds.obs_period', period, unit)})) AS INTEGER) AS periods
