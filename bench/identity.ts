@@ -132,7 +132,7 @@ try {
   await timed('generate login events (not part of the build)', () => generate(platform, logins, loginRows));
 
   // The graph alone: an IdentityGraph with no profile store listening (the platform's follower is off).
-  const graph = new IdentityGraph(platform.metadata, platform.warehouse, platform.registry, platform.audit, platform.clock);
+  const graph = new IdentityGraph(platform.metadata, platform.warehouse, platform.registry, platform.audit);
   const build = await timed('identity graph build (bulk, from scratch)', () => graph.sync(SANDBOX));
   const stats = await graph.stats(SANDBOX);
   console.log(`  ${stats.identities.toLocaleString('en')} identities in ${stats.graphs.toLocaleString('en')} graphs (largest ${stats.largestGraph}); refused links ${JSON.stringify(stats.refusedLinks)}`);

@@ -115,7 +115,7 @@ export const ERROR_CODES = {
   RT_MERGE_POLICY_NOT_FOUND: { status: 404, meaning: 'No merge policy has this id in the sandbox.' },
   RT_MERGE_POLICY_EXISTS: { status: 409, meaning: 'A merge policy with this name already exists in the sandbox.' },
   RT_MERGE_POLICY_LIMIT: { status: 409, meaning: 'A sandbox holds at most 5 merge policies; delete one first.' },
-  RT_MERGE_POLICY_INVALID: { status: 400, meaning: 'Dataset precedence needs an ordered list of profile-enabled datasets of the sandbox (and only that method takes one).' },
+  RT_MERGE_POLICY_INVALID: { status: 400, meaning: 'Dataset precedence needs an ordered list of profile-enabled datasets (only that method takes one); profile lookups need a profile-class policy.' },
   RT_MERGE_POLICY_DEFAULT: { status: 409, meaning: 'The default merge policy of a class cannot be deleted or un-defaulted; make another policy the default first.' },
   RT_PRIVACY_JOB_NOT_FOUND: { status: 404, meaning: 'No privacy job has this id in the sandbox.' },
   // Synthetic data

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { crmRecord, event, graphs, link, profile, setupDatasets, write, type Kit } from '../profile/test-kit.ts';
+import { crmRecord, event, graphs, link, LINKS_SCHEMA, profile, setupDatasets, write, type Kit } from '../profile/test-kit.ts';
 import { createTestPlatform, type TestPlatform } from '../testing/platform.ts';
 import { NODES, rekeyIfEngineChanged, STATE } from './store.ts';
 
@@ -28,6 +28,17 @@ describe('identity graph', () => {
     assert.deepEqual((byEcid.attributes._roundtrip as { crmId: string }).crmId, 'C-100');
     assert.equal(byEcid.events.events.length, 1);
     assert.equal((await t.call('GET', '/identity/graph?namespace=Email&id=nobody@example.com')).body.error.code, 'RT_IDENTITY_NOT_FOUND');
+  });
+
+  it('forgets a deleted dataset: its identities and links leave the graph', async () => {
+    const schemaId = (await t.call('POST', '/schemas', { body: { ...LINKS_SCHEMA, title: 'Extra links' } })).body.id;
+    await t.call('POST', '/datasets', { body: { name: 'extra', schemaId, identityEnabled: true } });
+    await write(t, 'extra', [link({ ECID: ['extra-device'], CRMID: ['C-100'] })]);
+    const ids = async () => (await t.call('GET', '/identity/graph?namespace=CRMID&id=C-100')).body.identities.map((i: { id: string }) => i.id);
+    assert.ok((await ids()).includes('extra-device'));
+    assert.equal((await t.call('DELETE', '/datasets/extra')).status, 204);
+    assert.ok(!(await ids()).includes('extra-device'));
+    assert.equal((await t.call('GET', '/identity/graph?namespace=ECID&id=extra-device')).status, 404);
   });
 
   it('recomputes lookup keys when the database engine changes (its hash function may)', async () => {
@@ -77,10 +88,15 @@ describe('identity graph', () => {
     }
     const incremental = await graphs(t);
     const refusedBefore = (await t.call('GET', '/identity/stats')).body.refusedLinks;
+    const [{ table }] = (await t.call('GET', '/profiles/snapshots')).body.snapshots;
+    const profilesNow = async () => (await (await t.platform.warehouse.sandbox('prod')).query(`SELECT * EXCLUDE (_rt_refreshed_at) FROM ${table} ORDER BY profile_id`)).rows;
+    await t.platform.identity.sync('prod');
+    const profilesBefore = await profilesNow();
     const rebuilt = await t.call('POST', '/identity/rebuild');
     assert.equal(rebuilt.status, 200, JSON.stringify(rebuilt.body));
     assert.deepEqual(await graphs(t), incremental);
     assert.deepEqual(rebuilt.body.refusedLinks, refusedBefore);
+    assert.deepEqual(await profilesNow(), profilesBefore, 'the profile table kept up incrementally equals the one rebuilt in bulk');
     assert.ok(incremental.every((g) => g.length <= 4));
     await t.call('PUT', '/identity/settings', { body: { maxIdentities: 50 } });
   });

@@ -18,7 +18,6 @@ import type { AuditLog } from '../access/audit.ts';
 import type { Principal } from '../access/principal.ts';
 import type { SchemaRegistry } from '../catalog/schema-registry.ts';
 import type { ResolvedSchema } from '../catalog/xdm/compose.ts';
-import { isoNow, type Clock } from '../core/clock.ts';
 import { RoundtripError } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import type { DatasetRecord, MetadataStore, SnapshotRecord } from '../ports/metadata-store.ts';
@@ -86,7 +85,6 @@ export class IdentityGraph {
     private readonly warehouse: Warehouse,
     private readonly registry: SchemaRegistry,
     private readonly audit: AuditLog,
-    private readonly clock: Clock,
   ) {}
 
   /** Listeners run under the sandbox lock after every committed graph change. */
@@ -585,11 +583,6 @@ export class IdentityGraph {
     });
     if (s.phoneDefaultCountry !== null && !/^[A-Z]{2}$/.test(s.phoneDefaultCountry)) issues.push({ path: 'phoneDefaultCountry', message: 'must be a two-letter ISO country code such as US' });
     if (issues.length) throw new RoundtripError('RT_IDENTITY_SETTINGS_INVALID', `${issues[0]!.path} ${issues[0]!.message}.`, { issues });
-  }
-
-  /** Used by the privacy delete: the current time as the audit log writes it. */
-  now(): string {
-    return isoNow(this.clock);
   }
 }
 

@@ -1,6 +1,6 @@
 /**
- * Small SQL helpers shared by the identity graph and the profile store: quoting, dotted field paths, and value
- * lists passed as one JSON parameter (so a list of any length is one bound value, not a pasted literal).
+ * Small SQL helpers shared by the identity graph and the profile store: quoting, dotted field paths, and
+ * integer lists checked before they are inlined.
  * The dialect is the warehouse's (DuckDB); other engines get their own adapter of these services.
  */
 export const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
@@ -19,9 +19,3 @@ export function intList(values: Iterable<number>): string {
   }
   return out.length ? out.join(', ') : 'NULL';
 }
-
-/** SQL that unnests a JSON array parameter of integers, e.g. `unnestInts('$ids')`. */
-export const unnestInts = (param: string): string => `SELECT unnest(json_transform(${param}, '["BIGINT"]'))`;
-
-/** SQL that unnests a JSON array parameter of strings. */
-export const unnestStrings = (param: string): string => `SELECT unnest(json_transform(${param}, '["VARCHAR"]'))`;

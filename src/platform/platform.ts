@@ -106,7 +106,7 @@ export class Platform {
     this.queryTemplates = new QueryTemplates({ metadata, audit: this.audit, clock, execute });
     this.schedules = new QuerySchedules({ metadata, audit: this.audit, clock, execute, logLevel: config.logLevel });
     this.clv = new ClvService({ metadata, warehouse, datasets: this.datasets, registry: this.registry, queries: this.queries, audit: this.audit, clock, tenant: config.tenant });
-    this.identity = new IdentityGraph(metadata, warehouse, this.registry, this.audit, clock);
+    this.identity = new IdentityGraph(metadata, warehouse, this.registry, this.audit);
     this.mergePolicies = new MergePolicies(metadata, this.audit, clock);
     this.profileStore = new ProfileStore(warehouse, this.identity, this.mergePolicies);
     this.profiles = new Profiles(metadata, this.identity, this.mergePolicies, this.profileStore, {

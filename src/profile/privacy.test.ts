@@ -6,7 +6,7 @@ import { createTestPlatform, type Json, type TestPlatform } from '../testing/pla
 import { crmRecord, event, link, profile, setupDatasets, write, type Kit } from './test-kit.ts';
 
 /** What must be gone: the person's identities (as ingested and normalised) and attribute values. */
-const TRACES = ['CRM-ZQ-9813', 'zelda.quist@example.org', 'ecid-zq-7713', '4155550199', 'Zeldaquinn', 'Quistbottom', 'zq-order-55'];
+const TRACES = ['CRM-ZQ-9813', 'zelda.quist@example.org', 'ecid-zq-7713', '4155550199', 'Zeldaquinn', 'Quistbottom', 'zq-order-55', 'zq-streamed-order'];
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)]));
@@ -51,6 +51,15 @@ describe('privacy delete', () => {
     await t.platform.failedRecords.add('prod', [
       { batchId: 'b-1', datasetId: kit.crm, source: 'batch', rowNumber: 7, raw: '{"personalEmail":{"address":"zelda.quist@example.org"},"points":"many"}', issues: [{ path: 'points', code: 'RT_FIELD_TYPE', message: 'must be an integer' }] },
     ]);
+    // One event arrives by streaming, so it also sits in the sandbox's write-ahead log until applied and retired.
+    const connection = (await t.call('POST', '/streaming/connections', { body: { name: 'web', dataset: kit.events } })).body;
+    const streamed = await t.app.inject({
+      method: 'POST',
+      url: `/collection/${connection.connection.id}`,
+      headers: { authorization: `Bearer ${connection.secret}` },
+      payload: { header: {}, body: { xdmEntity: event('zq-ev-2', '2026-05-03T00:00:00Z', { ECID: ['ecid-zq-7713'] }, { commerce: { order: { purchaseID: 'zq-streamed-order', priceTotal: 5 } } }) } },
+    });
+    assert.ok(streamed.statusCode < 300, streamed.body);
     const before = await profile(t, 'Phone', '+14155550199');
     assert.equal(before.identities.length, 4);
     await (await t.platform.warehouse.sandbox('prod')).query('CHECKPOINT');
@@ -60,7 +69,7 @@ describe('privacy delete', () => {
     assert.equal(res.status, 201, JSON.stringify(res.body));
     const job = res.body;
     assert.equal(job.status, 'completed', job.error);
-    assert.deepEqual(job.removed.records, { [kit.crm]: 1, [kit.web]: 1, [kit.events]: 1, [kit.links]: 1, [(await t.call('GET', '/datasets/archive')).body.id]: 1 });
+    assert.deepEqual(job.removed.records, { [kit.crm]: 1, [kit.web]: 1, [kit.events]: 2, [kit.links]: 1, [(await t.call('GET', '/datasets/archive')).body.id]: 1 });
     assert.deepEqual([job.removed.identities, job.removed.failedRecords], [4, 1]);
     assert.ok(job.removed.profileRows >= 1);
 

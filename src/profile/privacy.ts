@@ -105,10 +105,12 @@ export class PrivacyService {
 
   /** Erases the person `ref` belongs to; with `compact`, also rewrites the sandbox database afterwards. */
   async delete(actor: Principal, sandbox: string, ref: IdentityRef, options: { compact?: boolean } = {}): Promise<PrivacyJob> {
+    // An unknown namespace is a bad request, not a job.
+    const { code } = this.graph.namespaceOf(await this.graph.readContext(sandbox, ref.namespace), ref.namespace);
     const job: PrivacyJob = {
       id: newId('priv'),
       status: 'completed',
-      namespace: ref.namespace,
+      namespace: code,
       requestedBy: actor.id,
       requestedAt: isoNow(this.clock),
       completedAt: null,

@@ -84,6 +84,7 @@ export class Profiles {
   async lookup(sandbox: string, ref: IdentityRef, options: { mergePolicyId?: string; events?: number } = {}): Promise<ProfileViewT> {
     await this.hooks.beforeRead?.(sandbox);
     const policy = await this.policies.resolve(sandbox, options.mergePolicyId);
+    if (policy.classId !== 'profile') throw new RoundtripError('RT_MERGE_POLICY_INVALID', `"${policy.name}" merges ExperienceEvents; a profile lookup needs a policy of the profile class.`);
     const { context, node } = await this.graph.resolve(sandbox, ref);
     await this.store.ensureCurrent(sandbox);
     const profileId = profileIdOf(policy, node);

@@ -212,6 +212,28 @@ describe('Data Distiller dialect: the reference statements', () => {
     assert.deepEqual(history, [{ snapshot_id: 1, parent_id: null, is_current: false }, { snapshot_id: 2, parent_id: 1, is_current: true }]);
   });
 
+  it('§5.2 organises data assets: databases, schemas, views, and keys recorded NOT ENFORCED', async () => {
+    await sql(`CREATE DATABASE dg1;
+CREATE SCHEMA dg1.schema1;
+CREATE table t_keys1 AS SELECT 1 AS c1, 'a' AS name;
+CREATE TABLE dg1.schema1.t_keys2 AS SELECT 1 AS c1, 10 AS amount;
+CREATE view v1 AS SELECT c1 FROM t_keys1;
+ALTER TABLE t_keys1 ADD PRIMARY KEY (c1) NOT ENFORCED;
+ALTER TABLE dg1.schema1.t_keys2 ADD FOREIGN KEY (c1) REFERENCES t_keys1(c1) NOT ENFORCED;`);
+    assert.deepEqual(await rows(`SELECT table_name, kind, columns, ref_table, ref_columns FROM _rt_table_constraints ORDER BY kind DESC`), [
+      { table_name: 't_keys1', kind: 'PRIMARY KEY', columns: ['c1'], ref_table: null, ref_columns: null },
+      { table_name: 'dg1.schema1.t_keys2', kind: 'FOREIGN KEY', columns: ['c1'], ref_table: 't_keys1', ref_columns: ['c1'] },
+    ]);
+    assert.deepEqual(await rows('SELECT sum(amount) AS s FROM dg1.schema1.t_keys2 JOIN v1 USING (c1)'), [{ s: 10 }]);
+    const missing = await t.call('POST', '/queries', { body: { sql: 'ALTER TABLE t_keys1 ADD PRIMARY KEY (nope) NOT ENFORCED' } });
+    assert.equal(missing.body.error.code, 'RT_QUERY_FAILED');
+    const enforced = await t.call('POST', '/queries', { body: { sql: 'ALTER TABLE t_keys1 ADD PRIMARY KEY (c1)' } });
+    assert.equal(enforced.body.error.code, 'RT_QUERY_UNSUPPORTED');
+    await sql('DROP DATABASE dg1');
+    const gone = await t.call('POST', '/queries', { body: { sql: 'SELECT * FROM dg1.schema1.t_keys2' } });
+    assert.equal(gone.body.error.code, 'RT_QUERY_FAILED');
+  });
+
   it('§5.3 runs anonymous blocks: sequential statements, variables, SNAPSHOT from history_meta, exception handlers', async () => {
     await sql(`CREATE TABLE ADLS_TABLE_1 AS SELECT * FROM (VALUES (1), (2)) AS v(x)`);
     const chained = await sql(`$$ BEGIN

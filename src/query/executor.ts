@@ -390,8 +390,12 @@ export class ScriptExecutor {
 
   private async runAlterTable(tokens: Token[], text: string): Promise<StatementResult> {
     this.requireWrite('ALTER TABLE');
-    const { name, end } = tableNameAt(tokens, wordsAt(tokens, 0, 'ALTER', 'TABLE')!);
+    const { name, parts, end } = tableNameAt(tokens, wordsAt(tokens, 0, 'ALTER', 'TABLE')!);
     assertNotSystemTarget(name);
+    const keyAt = significant(tokens.slice(end)).map((t) => t.text.toUpperCase());
+    if (keyAt[0] === 'ADD' && (keyAt[1] === 'PRIMARY' || keyAt[1] === 'FOREIGN') && keyAt[2] === 'KEY' && !keyAt.includes('NAMESPACE')) {
+      return this.addKeyConstraint(parts, significant(tokens.slice(end)), text);
+    }
     const dataset = await this.datasetByTable(name);
     if (!dataset) throw new RoundtripError('RT_DATASET_NOT_FOUND', `ALTER TABLE ${name}: no dataset has this table name.`);
     const rest = significant(tokens.slice(end));
@@ -402,6 +406,43 @@ export class ScriptExecutor {
       return this.alterIdentity(dataset, action, rest, text);
     }
     throw new RoundtripError('RT_QUERY_UNSUPPORTED', `ALTER TABLE … ${words.slice(0, 3).join(' ')} is not supported yet (primary and foreign keys come with the accelerated store).`);
+  }
+
+  /**
+   * `ADD PRIMARY KEY (c) NOT ENFORCED` / `ADD FOREIGN KEY (c) REFERENCES t(c) NOT ENFORCED`: recorded, never
+   * enforced (as in the reference), in the sandbox's `_rt_table_constraints` for data models and dashboards.
+   */
+  private async addKeyConstraint(parts: string[], rest: Token[], text: string): Promise<StatementResult> {
+    const words = rest.map((t) => t.text.toUpperCase());
+    if (!(words.includes('NOT') && words.includes('ENFORCED'))) {
+      throw new RoundtripError('RT_QUERY_UNSUPPORTED', 'Keys are informational here: write … NOT ENFORCED.');
+    }
+    const columnsIn = (from: number): string[] => {
+      const open = rest.findIndex((t, i) => i >= from && t.text === '(');
+      const close = rest.findIndex((t, i) => i > open && t.text === ')');
+      return rest.slice(open + 1, close).filter((t) => t.type === 'ident' || t.type === 'qident').map(identName);
+    };
+    const kind = words[1] === 'PRIMARY' ? 'PRIMARY KEY' : 'FOREIGN KEY';
+    const columns = columnsIn(0);
+    const refAt = words.indexOf('REFERENCES');
+    const refParts: string[] = [];
+    for (let i = refAt + 1; refAt >= 0 && i < rest.length && rest[i]!.text !== '('; i++) if (rest[i]!.text !== '.') refParts.push(identName(rest[i]!));
+    const quoted = (p: string[]) => (p.length > 1 ? `"${p.slice(0, -1).join('.')}"."${p[p.length - 1]}"` : `"${p[0]}"`);
+    // The table and columns must exist: the probe fails with DuckDB's own message when they do not.
+    await this.ctx.session.query(`SELECT ${columns.map((c) => `"${c}"`).join(', ')} FROM ${quoted(parts)} LIMIT 0`);
+    const refColumns = refAt >= 0 ? columnsIn(refAt) : [];
+    if (refAt >= 0) await this.ctx.session.query(`SELECT ${refColumns.map((c) => `"${c}"`).join(', ')} FROM ${quoted(refParts)} LIMIT 0`);
+    await this.ctx.session.query(
+      `CREATE TABLE IF NOT EXISTS _rt_table_constraints (table_name VARCHAR, kind VARCHAR, columns VARCHAR[], ref_table VARCHAR, ref_columns VARCHAR[], created_at TIMESTAMPTZ)`,
+    );
+    await this.ctx.session.query(`INSERT INTO _rt_table_constraints VALUES ($t, $k, string_split($c, ','), $r, string_split(nullif($rc, ''), ','), now())`, {
+      t: parts.join('.'),
+      k: kind,
+      c: columns.join(','),
+      r: refAt >= 0 ? refParts.join('.') : null,
+      rc: refColumns.join(','),
+    });
+    return result(text, 'ddl', { message: 'ALTER SUCCESS' });
   }
 
   private async alterLabel(dataset: DatasetRecord, action: string, labelToken: Token | undefined, text: string): Promise<StatementResult> {
