@@ -1,29 +1,19 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { LOYALTY_RECORD, LOYALTY_SCHEMA } from '../testing/fixtures.ts';
+import { cliEnv, cliRunner, ROUNDTRIP_BIN } from '../testing/cli.ts';
 import { tempDir } from '../testing/temp.ts';
 
-const BIN = path.resolve(import.meta.dirname, '../../bin/roundtrip.js');
-const run = promisify(execFile);
 
 describe('roundtrip CLI', () => {
   const temp = tempDir();
   const dataDir = path.join(temp.dir, 'data');
   // The CLI must not pick up a PostgreSQL URL meant for other tests.
-  const env = { ...process.env, ROUNDTRIP_DATA_DIR: dataDir, DATABASE_URL: '', ROUNDTRIP_API_KEY: '', ROUNDTRIP_LOG_LEVEL: 'warn' };
-  const cli = async (...args: string[]) => {
-    try {
-      const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const e = error as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  };
+  const env = cliEnv(dataDir);
+  const cli = cliRunner(env);
   let adminToken = '';
   before(async () => {
     const init = await cli('init');
@@ -74,7 +64,7 @@ describe('roundtrip CLI', () => {
   });
 
   it('talks to the running server that owns the directory, with an API key', async () => {
-    const server = spawn(process.execPath, [BIN, 'serve', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const server = spawn(process.execPath, [ROUNDTRIP_BIN, 'serve', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       const serverFile = path.join(dataDir, 'server.json');
       for (let i = 0; i < 100 && !existsSync(serverFile); i++) await new Promise((r) => setTimeout(r, 100));

@@ -1,32 +1,21 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { LOCAL_OPERATOR } from '../../access/principal.ts';
 import { resolveConfig } from '../../core/config.ts';
 import { initDataDir, openPlatform } from '../../platform/platform.ts';
+import { cliEnv, cliRunner } from '../../testing/cli.ts';
 import { tempDir } from '../../testing/temp.ts';
 import { formatOf, ProgressBar } from './ingest.ts';
 
-const BIN = path.resolve(import.meta.dirname, '../../../bin/roundtrip.js');
-const run = promisify(execFile);
 
 describe('roundtrip ingest (local mode, on the data directory)', () => {
   const temp = tempDir('roundtrip-cli-ingest-');
   const dataDir = path.join(temp.dir, 'data');
   // The CLI must not pick up a PostgreSQL URL or a server key meant for other tests.
-  const env = { ...process.env, ROUNDTRIP_DATA_DIR: dataDir, DATABASE_URL: '', ROUNDTRIP_API_KEY: '', ROUNDTRIP_LOG_LEVEL: 'warn' };
-  const cli = async (...args: string[]) => {
-    try {
-      const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const e = error as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  };
+  const env = cliEnv(dataDir);
+  const cli = cliRunner(env);
   const file = (name: string, content: string): string => {
     const target = path.join(temp.dir, name);
     writeFileSync(target, content);

@@ -1,24 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import { cliEnv, cliRunner } from '../../testing/cli.ts';
 import { tempDir } from '../../testing/temp.ts';
-
-const BIN = path.resolve(import.meta.dirname, '../../../bin/roundtrip.js');
-const run = promisify(execFile);
 
 describe('roundtrip streaming (CLI)', () => {
   const temp = tempDir();
-  const env = { ...process.env, ROUNDTRIP_DATA_DIR: path.join(temp.dir, 'data'), DATABASE_URL: '', ROUNDTRIP_API_KEY: '', ROUNDTRIP_LOG_LEVEL: 'warn' };
-  const cli = async (...args: string[]) => {
-    try {
-      return { code: 0, ...(await run(process.execPath, [BIN, ...args], { env })) };
-    } catch (error) {
-      const e = error as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  };
+  const cli = cliRunner(cliEnv(path.join(temp.dir, 'data')));
   before(async () => assert.equal((await cli('init')).code, 0));
   after(() => temp.remove());
 
