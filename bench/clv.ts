@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { LOCAL_OPERATOR } from '../src/access/principal.ts';
 import { loadCsvDataset } from '../src/clv/testing.ts';
 import { createTestPlatform } from '../src/testing/platform.ts';
+import { Rng } from '../src/synthetic/random.ts';
 
 const { values } = parseArgs({ options: { customers: { type: 'string', default: '1000000' }, seed: { type: 'string', default: '42' } } });
 const customers = Number(values.customers);
@@ -27,44 +28,15 @@ const START = Date.UTC(2024, 0, 1);
 const BIRTH_DAYS = 365;
 const OBSERVED_DAYS = 730;
 
-/** sfc32 (Small Fast Counting), two draws per double: seeded, fast and good enough for simulation. */
-function random(seed: number): () => number {
-  let a = 0x9e3779b9;
-  let b = 0x243f6a88;
-  let c = 0xb7e15162;
-  let d = seed >>> 0;
-  const next = () => {
-    const t = (((a + b) | 0) + d) | 0;
-    d = (d + 1) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    c = (c + t) | 0;
-    return t >>> 0;
-  };
-  for (let i = 0; i < 16; i++) next();
-  return () => ((next() >>> 5) * 67108864 + (next() >>> 6) + 0.5) / 9007199254740992;
-}
-
-function sampler(uniform: () => number) {
-  const normal = () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
-  /** Marsaglia & Tsang; shape < 1 by the U^(1/shape) boost. */
-  const gamma = (shape: number): number => {
-    if (shape < 1) return gamma(shape + 1) * Math.pow(uniform(), 1 / shape);
-    const d = shape - 1 / 3;
-    const c = 1 / Math.sqrt(9 * d);
-    for (;;) {
-      const z = normal();
-      const v = (1 + c * z) ** 3;
-      if (v > 0 && Math.log(uniform()) < 0.5 * z * z + d - d * v + d * Math.log(v)) return d * v;
-    }
-  };
-  return { uniform, gamma };
+/** The synthetic brand's seeded generator, as `uniform()` and unit-rate `gamma(shape)`. */
+function sampler(seed: number) {
+  const rng = new Rng(seed, 1).reseed(0, 0);
+  return { uniform: () => rng.uniform(), gamma: (shape: number) => rng.gamma(shape, 1) };
 }
 
 /** The CSV of every purchase: customer, day, value. First purchase at birth; Poisson(λ) while alive; drop-out p after each. */
 function simulate(n: number, seed: number): { csv: string; purchases: number } {
-  const { uniform, gamma } = sampler(random(seed));
+  const { uniform, gamma } = sampler(seed);
   const days = Array.from({ length: OBSERVED_DAYS + 1 }, (_, d) => new Date(START + d * 86_400_000).toISOString().slice(0, 10));
   const lines = ['customer_id,day,amount'];
   for (let i = 0; i < n; i++) {

@@ -3,6 +3,7 @@
  * Euler transform, the singular points the models divide by zero at, the χ² tail, and the optimiser.
  */
 import assert from 'node:assert/strict';
+import { Rng } from '../synthetic/random.ts';
 import { describe, it } from 'node:test';
 import { rfmData, thinRows } from './data.ts';
 import { fitModel } from './fit.ts';
@@ -131,26 +132,11 @@ describe('optimiser and fit harness', () => {
   });
 });
 
-/** A small deterministic BG/NBD simulation (xorshift), T uniform in (10, 60) weeks. */
+/** A small deterministic BG/NBD simulation (the synthetic brand's seeded Rng), T uniform in (10, 60) weeks. */
 function simulateBgNbd(p: { r: number; alpha: number; a: number; b: number }, customers: number, seed: number) {
-  let state = seed;
-  const uniform = () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return ((state >>> 0) + 0.5) / 4294967296;
-  };
-  const normal = () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
-  const gamma = (shape: number): number => {
-    if (shape < 1) return gamma(shape + 1) * Math.pow(uniform(), 1 / shape);
-    const d = shape - 1 / 3;
-    const c = 1 / Math.sqrt(9 * d);
-    for (;;) {
-      const z = normal();
-      const v = (1 + c * z) ** 3;
-      if (v > 0 && Math.log(uniform()) < 0.5 * z * z + d - d * v + d * Math.log(v)) return d * v;
-    }
-  };
+  const rng = new Rng(seed, 1).reseed(0, 0);
+  const uniform = () => rng.uniform();
+  const gamma = (shape: number) => rng.gamma(shape, 1);
   return Array.from({ length: customers }, () => {
     const lambda = gamma(p.r) / p.alpha;
     const x1 = gamma(p.a);
