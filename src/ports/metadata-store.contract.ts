@@ -232,6 +232,30 @@ export function describeMetadataStoreContract(name: string, fixture: MetadataSto
       assert.deepEqual((await store.clvModels.list('prod')).map((m) => m.id), ['clv_1']);
     });
 
+    it('keeps documents per sandbox and kind, with compare-and-set updates and children deleted with their parent', async () => {
+      const base = { sandbox: 'docs', kind: 'dataflow', parentId: null, createdAt: T0, updatedAt: T0 };
+      const created = await store.documents.create({ ...base, id: 'df_1', body: { name: 'one', audiences: ['a', 'b'] } });
+      assert.equal(created.version, 1);
+      await store.documents.create({ ...base, id: 'df_2', body: { name: 'two' }, createdAt: '2026-01-02T00:00:00.000Z' });
+      await store.documents.create({ ...base, kind: 'dataflow-run', id: 'run_1', parentId: 'df_1', body: { rows: 3 } });
+      await store.documents.create({ ...base, sandbox: 'other', id: 'df_1', body: { name: 'elsewhere' } });
+      await assert.rejects(store.documents.create({ ...base, id: 'df_1', body: {} }), (e: Error & { code?: string }) => e.code === 'RT_DOCUMENT_CONFLICT');
+      assert.deepEqual((await store.documents.get('docs', 'dataflow', 'df_1'))?.body, { name: 'one', audiences: ['a', 'b'] });
+      assert.deepEqual((await store.documents.list('docs', 'dataflow')).map((d) => d.id), ['df_2', 'df_1']);
+      assert.deepEqual((await store.documents.list('docs', 'dataflow-run', { parentId: 'df_1' })).map((d) => d.id), ['run_1']);
+      assert.equal((await store.documents.listAllSandboxes('dataflow')).length, 3);
+      const updated = await store.documents.update('docs', 'dataflow', 'df_1', { name: 'uno' }, { updatedAt: '2026-01-03T00:00:00.000Z', expectedVersion: 1 });
+      assert.equal(updated?.version, 2);
+      await assert.rejects(store.documents.update('docs', 'dataflow', 'df_1', { name: 'stale' }, { updatedAt: T0, expectedVersion: 1 }), (e: Error & { code?: string }) => e.code === 'RT_DOCUMENT_CONFLICT');
+      assert.equal(await store.documents.update('docs', 'dataflow', 'nope', {}, { updatedAt: T0 }), undefined);
+      assert.equal(await store.documents.delete('docs', 'dataflow', 'df_1'), true);
+      assert.equal(await store.documents.delete('docs', 'dataflow', 'df_1'), false);
+      assert.equal((await store.documents.list('docs', 'dataflow-run')).length, 0);
+      assert.deepEqual((await store.documents.get('other', 'dataflow', 'df_1'))?.body, { name: 'elsewhere' });
+      await store.purgeSandbox('other');
+      assert.equal(await store.documents.get('other', 'dataflow', 'df_1'), undefined);
+    });
+
     it('keeps query templates, schedules (due, one active run) and their run history', async () => {
       const template = { sandbox: 'qs', id: 'tpl_1', name: 'T', sql: "SELECT '$a'", queryParameters: { $a: '1' }, createdBy: 'key_a', createdAt: T0, updatedBy: 'key_a', updatedAt: T0 };
       await store.queryTemplates.create(template);

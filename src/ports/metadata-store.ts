@@ -490,6 +490,40 @@ export interface ClvModelRepository {
   delete(sandbox: string, id: string): Promise<void>;
 }
 
+/**
+ * A configuration object of a later step of the loop (segment definitions, dashboards, destinations, dataflows,
+ * campaigns, their runs…), kept as a JSON body under a `kind`. Domains that need no query beyond "by id" and
+ * "by kind, newest first" use this instead of a table of their own; `version` makes updates compare-and-set.
+ */
+export interface DocumentRecord<T extends JsonValue = JsonValue> {
+  sandbox: string;
+  kind: string;
+  id: string;
+  /** Optional secondary key to list by (e.g. the dataflow a run belongs to). */
+  parentId: string | null;
+  body: T;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface DocumentRepository {
+  /** Fails with `RT_CONFLICT` when a document of that kind and id exists. */
+  create<T extends JsonValue>(record: Omit<DocumentRecord<T>, 'version'>): Promise<DocumentRecord<T>>;
+  get<T extends JsonValue = JsonValue>(sandbox: string, kind: string, id: string): Promise<DocumentRecord<T> | undefined>;
+  /** Newest first (by `createdAt`, then id). */
+  list<T extends JsonValue = JsonValue>(sandbox: string, kind: string, filter?: { parentId?: string; limit?: number }): Promise<DocumentRecord<T>[]>;
+  /**
+   * Replaces the body; with `expectedVersion`, only when the stored version still is that one (else
+   * `RT_CONFLICT`). Returns the new record, or undefined when there is no such document.
+   */
+  update<T extends JsonValue>(sandbox: string, kind: string, id: string, body: T, options: { updatedAt: string; expectedVersion?: number }): Promise<DocumentRecord<T> | undefined>;
+  /** True when something was deleted; `parentId` children of the document are deleted with it. */
+  delete(sandbox: string, kind: string, id: string): Promise<boolean>;
+  /** Documents of a kind in every sandbox (for schedulers that scan all sandboxes). */
+  listAllSandboxes<T extends JsonValue = JsonValue>(kind: string): Promise<DocumentRecord<T>[]>;
+}
+
 export interface MetadataStore {
   readonly dialect: string;
   readonly sandboxes: SandboxRepository;
@@ -509,6 +543,7 @@ export interface MetadataStore {
   readonly querySchedules: QueryScheduleRepository;
   readonly queryScheduleRuns: QueryScheduleRunRepository;
   readonly clvModels: ClvModelRepository;
+  readonly documents: DocumentRepository;
   /** Applies pending migrations; safe to call on every start. */
   migrate(): Promise<void>;
   /** Removes every record that belongs to the sandbox (not the sandbox row itself). */

@@ -283,8 +283,27 @@ const clvModels: Migration = {
   },
 };
 
+const documents: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('documents')
+      .addColumn('sandbox', 'text', (c) => c.notNull())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('parent_id', 'text')
+      .addColumn('body', 'text', (c) => c.notNull())
+      .addColumn('version', 'integer', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('documents_pk', ['sandbox', 'kind', 'id'])
+      .execute();
+    await db.schema.createIndex('documents_kind_created').on('documents').columns(['sandbox', 'kind', 'created_at']).execute();
+    await db.schema.createIndex('documents_parent').on('documents').columns(['sandbox', 'kind', 'parent_id']).execute();
+  },
+};
+
 export function migrationProvider(dialect: SqlDialectName): MigrationProvider {
   return {
-    getMigrations: () => Promise.resolve({ '0001_platform_core': platformCore(dialect), '0002_ingestion': ingestion, '0003_merge_policies': mergePolicies, '0004_query_log': queryLog, '0005_query_schedules': querySchedules, '0006_clv_models': clvModels }),
+    getMigrations: () => Promise.resolve({ '0001_platform_core': platformCore(dialect), '0002_ingestion': ingestion, '0003_merge_policies': mergePolicies, '0004_query_log': queryLog, '0005_query_schedules': querySchedules, '0006_clv_models': clvModels, '0007_documents': documents }),
   };
 }

@@ -46,6 +46,8 @@ import type {
   ClvModelRecord,
 } from '../../ports/metadata-store.ts';
 import type { JsonValue } from '../../ports/warehouse.ts';
+import type { DocumentRecord } from '../../ports/metadata-store.ts';
+import { RoundtripError } from '../../core/errors.ts';
 import { migrationProvider, type SqlDialectName } from './migrations.ts';
 import { SANDBOX_SCOPED_TABLES, type MetadataTables } from './tables.ts';
 
@@ -53,6 +55,16 @@ type Db = Kysely<MetadataTables>;
 type Row<T extends keyof MetadataTables> = Selectable<MetadataTables[T]>;
 
 const json = (value: JsonValue): string => JSON.stringify(value);
+const toDocument = <T extends JsonValue>(r: Selectable<MetadataTables['documents']>): DocumentRecord<T> => ({
+  sandbox: r.sandbox,
+  kind: r.kind,
+  id: r.id,
+  parentId: r.parent_id,
+  body: JSON.parse(r.body) as T,
+  version: Number(r.version),
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
 const parse = (text: string): JsonValue => JSON.parse(text) as JsonValue;
 const flag = (value: boolean): number => (value ? 1 : 0);
 
@@ -1020,6 +1032,55 @@ export class SqlMetadataStore implements MetadataStore {
     },
     delete: async (sandbox: string, id: string) => {
       await this.db.deleteFrom('clv_models').where('sandbox', '=', sandbox).where('id', '=', id).execute();
+    },
+  };
+
+  readonly documents = {
+    create: async <T extends JsonValue>(r: Omit<DocumentRecord<T>, 'version'>): Promise<DocumentRecord<T>> => {
+      const row = { sandbox: r.sandbox, kind: r.kind, id: r.id, parent_id: r.parentId, body: json(r.body), version: 1, created_at: r.createdAt, updated_at: r.updatedAt };
+      const inserted = await this.db.insertInto('documents').values(row).onConflict((oc) => oc.columns(['sandbox', 'kind', 'id']).doNothing()).executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) throw new RoundtripError('RT_DOCUMENT_CONFLICT', `A ${r.kind} with id ${r.id} exists already.`, { kind: r.kind, id: r.id });
+      return { ...r, version: 1 };
+    },
+    get: async <T extends JsonValue>(sandbox: string, kind: string, id: string) => {
+      const r = await this.db.selectFrom('documents').selectAll().where('sandbox', '=', sandbox).where('kind', '=', kind).where('id', '=', id).executeTakeFirst();
+      return r && toDocument<T>(r);
+    },
+    list: async <T extends JsonValue>(sandbox: string, kind: string, filter: { parentId?: string; limit?: number } = {}) => {
+      let query = this.db.selectFrom('documents').selectAll().where('sandbox', '=', sandbox).where('kind', '=', kind);
+      if (filter.parentId !== undefined) query = query.where('parent_id', '=', filter.parentId);
+      if (filter.limit !== undefined) query = query.limit(filter.limit);
+      return (await query.orderBy('created_at', 'desc').orderBy('id', 'desc').execute()).map((r) => toDocument<T>(r));
+    },
+    update: async <T extends JsonValue>(sandbox: string, kind: string, id: string, body: T, options: { updatedAt: string; expectedVersion?: number }) => {
+      return this.db.transaction().execute(async (tx) => {
+        const current = await tx.selectFrom('documents').selectAll().where('sandbox', '=', sandbox).where('kind', '=', kind).where('id', '=', id).executeTakeFirst();
+        if (!current) return undefined;
+        if (options.expectedVersion !== undefined && current.version !== options.expectedVersion) {
+          throw new RoundtripError('RT_DOCUMENT_CONFLICT', `The ${kind} ${id} was changed since it was read (version ${current.version}, expected ${options.expectedVersion}).`, { kind, id, version: current.version });
+        }
+        const changed = await tx
+          .updateTable('documents')
+          .set({ body: json(body), version: current.version + 1, updated_at: options.updatedAt })
+          .where('sandbox', '=', sandbox)
+          .where('kind', '=', kind)
+          .where('id', '=', id)
+          .where('version', '=', current.version)
+          .executeTakeFirst();
+        if (Number(changed.numUpdatedRows) === 0) throw new RoundtripError('RT_DOCUMENT_CONFLICT', `The ${kind} ${id} was changed concurrently; retry.`, { kind, id });
+        return toDocument<T>({ ...current, body: json(body), version: current.version + 1, updated_at: options.updatedAt });
+      });
+    },
+    delete: async (sandbox: string, kind: string, id: string) => {
+      return this.db.transaction().execute(async (tx) => {
+        const deleted = await tx.deleteFrom('documents').where('sandbox', '=', sandbox).where('kind', '=', kind).where('id', '=', id).executeTakeFirst();
+        if (Number(deleted.numDeletedRows) === 0) return false;
+        await tx.deleteFrom('documents').where('sandbox', '=', sandbox).where('parent_id', '=', id).execute();
+        return true;
+      });
+    },
+    listAllSandboxes: async <T extends JsonValue>(kind: string) => {
+      return (await this.db.selectFrom('documents').selectAll().where('kind', '=', kind).orderBy('created_at', 'desc').orderBy('id', 'desc').execute()).map((r) => toDocument<T>(r));
     },
   };
 

@@ -186,6 +186,16 @@ export interface MetadataTables {
     created_by: string;
     created_at: string;
   };
+  documents: {
+    sandbox: string;
+    kind: string;
+    id: string;
+    parent_id: string | null;
+    body: string;
+    version: number;
+    created_at: string;
+    updated_at: string;
+  };
 }
 
 /** Tables whose rows belong to one sandbox (purged on reset). */
@@ -204,4 +214,5 @@ export const SANDBOX_SCOPED_TABLES = [
   'query_schedule_runs',
   'merge_policies',
   'clv_models',
+  'documents',
 ] as const satisfies readonly (keyof MetadataTables)[];
