@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   RT_REQUEST_TOO_LARGE: { status: 413, meaning: 'The request body is larger than the server accepts.' },
   RT_UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'The request body has a content type the endpoint does not take.' },
   RT_ROUTE_NOT_FOUND: { status: 404, meaning: 'No endpoint has this method and path.' },
+  RT_JOB_KIND_UNKNOWN: { status: 400, meaning: 'A schedule names a job kind that no part of the platform provides; `details.kind` is the name.' },
   RT_DOCUMENT_CONFLICT: { status: 409, meaning: 'The object exists already, or was changed by someone else since it was read; read it again and retry.' },
   RT_INTERNAL: { status: 500, meaning: 'An unexpected failure; the server log has the details under the request id.' },
   // Access

@@ -35,6 +35,7 @@ import { RoundtripError } from '../core/errors.ts';
 import type { MetadataStore } from '../ports/metadata-store.ts';
 import type { Warehouse } from '../ports/warehouse.ts';
 import { isInitialised, layout } from './data-dir.ts';
+import { JobRegistry } from './jobs.ts';
 
 export class Platform {
   readonly audit: AuditLog;
@@ -63,6 +64,8 @@ export class Platform {
   readonly profiles: Profiles;
   /** Privacy delete of a person, and sandbox compaction. */
   readonly privacy: PrivacyService;
+  /** Job kinds schedules can run besides SQL (each domain registers its own here). */
+  readonly jobs = new JobRegistry();
   /** Syncs the graph on event-bus messages and when datasets get new snapshots. */
   private readonly identityFollower: GraphFollower;
 
