@@ -263,13 +263,16 @@ export function describeMetadataStoreContract(name: string, fixture: MetadataSto
       assert.deepEqual([(await store.queryTemplates.get('qs', 'tpl_1'))?.name, (await store.queryTemplates.get('qs', 'tpl_1'))?.updatedBy], ['T2', 'key_b']);
       assert.equal(await store.queryTemplates.get('prod', 'tpl_1'), undefined);
       const schedule = {
-        sandbox: 'qs', id: 'sched_1', name: 'S', description: '', templateId: 'tpl_1', sql: null, parameters: { a: 'x' }, timing: { cron: '0 * * * *' },
+        sandbox: 'qs', id: 'sched_1', name: 'S', description: '', templateId: 'tpl_1', sql: null, job: null, parameters: { a: 'x' }, timing: { cron: '0 * * * *' },
         startDate: T0, endDate: null, output: { mode: 'none' }, alerts: { events: ['failure'] }, quarantineEnabled: true, state: 'ENABLED' as const,
         consecutiveFailures: 0, nextRunAt: '2026-01-01T01:00:00.000Z', lastSlotAt: null, activeRunId: null, createdBy: 'key_a', createdAt: T0, updatedAt: T0,
       };
       await store.querySchedules.create(schedule);
       await store.querySchedules.create({ ...schedule, id: 'sched_2', templateId: null, sql: 'SELECT 1', nextRunAt: '2026-01-01T03:00:00.000Z' });
       await store.querySchedules.create({ ...schedule, id: 'sched_3', state: 'DISABLED' });
+      await store.querySchedules.create({ ...schedule, id: 'sched_job', templateId: null, job: { kind: 'clv.predict', params: { model: 'bgnbd' } }, state: 'DISABLED' });
+      assert.deepEqual((await store.querySchedules.get('qs', 'sched_job'))?.job, { kind: 'clv.predict', params: { model: 'bgnbd' } });
+      await store.querySchedules.delete('qs', 'sched_job');
       assert.deepEqual((await store.querySchedules.due('2026-01-01T02:00:00.000Z')).map((s) => s.id), ['sched_1'], 'enabled and at or before');
       assert.deepEqual(await store.querySchedules.usingTemplate('qs', 'tpl_1'), ['sched_1', 'sched_3']);
       assert.equal(await store.querySchedules.claimRun('qs', 'sched_1', 'run_a'), true);

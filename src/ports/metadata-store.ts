@@ -322,6 +322,8 @@ export interface QueryScheduleRecord {
   /** The template it runs, or null for inline SQL. */
   templateId: string | null;
   sql: string | null;
+  /** A named job (`{ kind, params }`, see `src/platform/jobs.ts`) run instead of SQL; null for SQL schedules. */
+  job: JsonValue | null;
   /** Persisted `'$NAME'` values. */
   parameters: JsonValue;
   /** `{ cron }` or `{ frequency }`. */

@@ -302,8 +302,14 @@ const documents: Migration = {
   },
 };
 
+const scheduleJobs: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema.alterTable('query_schedules').addColumn('job', 'text').execute();
+  },
+};
+
 export function migrationProvider(dialect: SqlDialectName): MigrationProvider {
   return {
-    getMigrations: () => Promise.resolve({ '0001_platform_core': platformCore(dialect), '0002_ingestion': ingestion, '0003_merge_policies': mergePolicies, '0004_query_log': queryLog, '0005_query_schedules': querySchedules, '0006_clv_models': clvModels, '0007_documents': documents }),
+    getMigrations: () => Promise.resolve({ '0001_platform_core': platformCore(dialect), '0002_ingestion': ingestion, '0003_merge_policies': mergePolicies, '0004_query_log': queryLog, '0005_query_schedules': querySchedules, '0006_clv_models': clvModels, '0007_documents': documents, '0008_schedule_jobs': scheduleJobs }),
   };
 }

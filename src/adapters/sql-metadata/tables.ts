@@ -128,6 +128,7 @@ export interface MetadataTables {
     description: string;
     template_id: string | null;
     sql: string | null;
+    job: string | null;
     parameters: string;
     timing: string;
     start_date: string;

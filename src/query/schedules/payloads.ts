@@ -65,9 +65,21 @@ export const AlertsBody = Type.Object(
 );
 export type AlertsInput = Static<typeof AlertsBody>;
 
+export const JobBody = Type.Object(
+  {
+    kind: Type.String({ minLength: 1, description: 'A job kind of GET /schedules/job-kinds, e.g. clv.predict' }),
+    params: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'The parameters of the job kind (its API body)' })),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Schedule name (default: the job kind)' })),
+    description: Type.Optional(Type.String({ maxLength: 2000 })),
+  },
+  { additionalProperties: false },
+);
+export type JobInput = Static<typeof JobBody>;
+
 export const ScheduleBody = Type.Object(
   {
-    query: Type.Object(
+    job: Type.Optional(JobBody),
+    query: Type.Optional(Type.Object(
       {
         templateId: Type.Optional(Type.String({ description: 'The template to run (or give sql)' })),
         sql: Type.Optional(Type.String({ minLength: 1, maxLength: 1_000_000 })),
@@ -76,7 +88,7 @@ export const ScheduleBody = Type.Object(
         dbName: Type.Optional(Type.String({ description: 'Accepted and ignored: the sandbox is the database' })),
       },
       { additionalProperties: false },
-    ),
+    )),
     schedule: TimingBody,
     queryParameters: Type.Optional(QueryParameters),
     output: Type.Optional(OutputBody),
@@ -113,6 +125,7 @@ export const ScheduleView = Type.Object({
   description: Type.String(),
   state: Type.String({ description: 'ENABLED, DISABLED or QUARANTINED' }),
   query: Type.Object({ templateId: Type.Union([Type.String(), Type.Null()]), sql: Type.Union([Type.String(), Type.Null()]) }),
+  job: Type.Union([Type.Object({ kind: Type.String(), params: Type.Record(Type.String(), Type.Unknown()) }), Type.Null()], { description: 'The job a job schedule runs (null for SQL)' }),
   schedule: Type.Object({
     schedule: Type.Optional(Type.String()),
     frequency: Type.Optional(Type.Record(Type.String(), Type.Unknown())),

@@ -22,6 +22,8 @@ import { planCatchUp, type CatchUpPlan } from './catch-up.ts';
 import { alertsOf, outputOf, QUARANTINE_AFTER, RUNS_KEPT, scheduleRunner, timingOf, type AlertEvent, type AlertSpec } from './model.ts';
 import { outputQuery, outputStatement } from './output.ts';
 import { nextSlot } from './timing.ts';
+import type { JobRegistry } from '../../platform/jobs.ts';
+import type { JsonValue } from '../../ports/warehouse.ts';
 
 export interface SchedulerDeps {
   metadata: MetadataStore;
@@ -29,6 +31,28 @@ export interface SchedulerDeps {
   clock: Clock;
   execute: ExecuteQuery;
   alerts: AlertSender;
+  jobs?: JobRegistry;
+}
+
+/** What a run did, for its history row. */
+interface RunResult {
+  queryId: string | null;
+  rowCount: number | null;
+  message: string | null;
+  /** Table of the output dataset, when the run wrote one. */
+  table: string | null;
+}
+
+export interface ScheduledJob {
+  kind: string;
+  params: Record<string, JsonValue>;
+}
+
+/** The job of a job schedule, or null for a SQL schedule. */
+export function jobOf(s: QueryScheduleRecord): ScheduledJob | null {
+  const job = s.job as { kind?: unknown; params?: unknown } | null;
+  if (!job || typeof job.kind !== 'string') return null;
+  return { kind: job.kind, params: (job.params ?? {}) as Record<string, JsonValue> };
 }
 
 export type RunTrigger = 'schedule' | 'catch-up' | 'manual';
@@ -238,14 +262,8 @@ export class Scheduler {
     let pending: PendingAlert[] = [];
     try {
       const current = (await this.deps.metadata.querySchedules.get(s.sandbox, s.id)) ?? s;
-      const prepared = await this.prepare(current);
-      const outcome = await this.deps.execute(scheduleRunner(current), s.sandbox, prepared.sql, {
-        params: prepared.params,
-        executionClass: 'batch',
-        client: 'schedule',
-        label: `schedule ${s.id} run ${run.id}`,
-      });
-      pending = await this.succeed(current, run, outcome, prepared.table);
+      const job = jobOf(current);
+      pending = await this.succeed(current, run, job ? await this.runJob(current, run, job) : await this.runQuery(current, run));
     } catch (error) {
       pending = await this.fail(s, run, error);
     } finally {
@@ -255,6 +273,23 @@ export class Scheduler {
     const ended = await this.deps.metadata.queryScheduleRuns.get(s.sandbox, run.id);
     const latest = (await this.deps.metadata.querySchedules.get(s.sandbox, s.id)) ?? s;
     for (const a of pending) this.alert(latest, a.event, ended ?? run, a.message);
+  }
+
+  private async runQuery(s: QueryScheduleRecord, run: QueryScheduleRunRecord): Promise<RunResult> {
+    const prepared = await this.prepare(s);
+    const outcome: QueryOutcome = await this.deps.execute(scheduleRunner(s), s.sandbox, prepared.sql, {
+      params: prepared.params,
+      executionClass: 'batch',
+      client: 'schedule',
+      label: `schedule ${s.id} run ${run.id}`,
+    });
+    return { queryId: outcome.queryId, rowCount: outcome.last.rowCount, message: outcome.last.message ?? null, table: prepared.table };
+  }
+
+  private async runJob(s: QueryScheduleRecord, run: QueryScheduleRunRecord, job: ScheduledJob): Promise<RunResult> {
+    if (!this.deps.jobs) throw new RoundtripError('RT_JOB_KIND_UNKNOWN', `No job kind "${job.kind}" on this platform.`, { kind: job.kind });
+    const outcome = await this.deps.jobs.get(job.kind).run({ principal: scheduleRunner(s), sandbox: s.sandbox, params: job.params, scheduledFor: run.slotAt ?? isoNow(this.deps.clock) });
+    return { queryId: null, rowCount: outcome.rowCount ?? null, message: outcome.message ?? null, table: null };
   }
 
   /** The statement to execute and its parameter values, read fresh so edits to the template apply to the next run. */
@@ -284,19 +319,19 @@ export class Scheduler {
     return (await this.deps.metadata.datasets.getByTable(sandbox, name)) ?? (await this.deps.metadata.datasets.getByName(sandbox, name));
   }
 
-  private async succeed(s: QueryScheduleRecord, run: QueryScheduleRunRecord, outcome: QueryOutcome, table: string | null): Promise<PendingAlert[]> {
-    const datasetId = table ? ((await this.findDataset(s.sandbox, table))?.id ?? null) : null;
+  private async succeed(s: QueryScheduleRecord, run: QueryScheduleRunRecord, outcome: RunResult): Promise<PendingAlert[]> {
+    const datasetId = outcome.table ? ((await this.findDataset(s.sandbox, outcome.table))?.id ?? null) : null;
     await this.deps.metadata.queryScheduleRuns.update(s.sandbox, run.id, {
       status: 'SUCCESS',
       queryId: outcome.queryId,
-      rowCount: outcome.last.rowCount,
-      message: outcome.last.message ?? null,
+      rowCount: outcome.rowCount,
+      message: outcome.message,
       datasetId,
       endedAt: isoNow(this.deps.clock),
     });
     const fresh = await this.deps.metadata.querySchedules.get(s.sandbox, s.id);
     if (fresh && fresh.consecutiveFailures !== 0) await this.deps.metadata.querySchedules.update(s.sandbox, s.id, { consecutiveFailures: 0 });
-    return [{ event: 'success', message: `Schedule "${s.name}" run ${run.id} succeeded (${outcome.last.rowCount} rows).` }];
+    return [{ event: 'success', message: `Schedule "${s.name}" run ${run.id} succeeded (${outcome.rowCount ?? 0} rows).` }];
   }
 
   private async fail(s: QueryScheduleRecord, run: QueryScheduleRunRecord, error: unknown): Promise<PendingAlert[]> {

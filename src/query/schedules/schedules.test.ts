@@ -343,6 +343,47 @@ describe('query schedules: one active run, delay alerts, restart and catch-up', 
   });
 });
 
+describe('job schedules: named platform jobs on the same timetable', () => {
+  let bed: Bed;
+  before(async () => {
+    bed = await createBed('2026-03-01T00:00:00.000Z');
+    // 300 customers with a few purchases each at pseudo-random days of 2025 (hash-spread, so the models can fit).
+    const created = await bed.call('POST', '/queries', {
+      sql: `CREATE TABLE tx AS SELECT 'c' || (hash(i) % 300)::VARCHAR AS customer, TIMESTAMP '2025-01-01' + to_days((hash(i * 7) % 360)::INTEGER) AS ts, 5 + (hash(i * 13) % 40)::DOUBLE AS amount FROM range(1500) t(i)`,
+    });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+  });
+  after(() => bed.dispose());
+
+  const predict = { input: { dataset: 'tx', customerId: 'customer', datetime: 'ts', monetary: 'amount' }, output: { dataset: 'clv_predictions' } };
+
+  it('lists the job kinds and refuses an unknown kind, bad parameters or a job mixed with SQL, up front', async () => {
+    const kinds = await bed.call('GET', '/schedules/job-kinds');
+    assert.equal(kinds.status, 200);
+    assert.ok((kinds.body.kinds as { kind: string }[]).some((k) => k.kind === 'clv.predict'));
+    const timing = { frequency: { type: 'daily', at: '02:00' } };
+    const unknown = await bed.call('POST', '/schedules', { job: { kind: 'clv.nope' }, schedule: timing });
+    assert.equal(unknown.body.error.code, 'RT_JOB_KIND_UNKNOWN');
+    const bad = await bed.call('POST', '/schedules', { job: { kind: 'clv.predict', params: { input: { dataset: 'tx' }, horizon: 'soon' } }, schedule: timing });
+    assert.equal(bad.body.error.code, 'RT_SCHEDULE_INVALID');
+    const mixed = await bed.call('POST', '/schedules', { job: { kind: 'clv.predict', params: predict }, query: { sql: 'SELECT 1', name: 'x' }, schedule: timing });
+    assert.equal(mixed.body.error.code, 'RT_SCHEDULE_INVALID');
+  });
+
+  it('runs clv.predict daily: each run refits and writes the predictions dataset, recorded in the run history', async () => {
+    const s = await createSchedule(bed, { job: { kind: 'clv.predict', params: predict, name: 'nightly CLV' }, schedule: { frequency: { type: 'daily', at: '02:00' } } });
+    assert.deepEqual(s.job, { kind: 'clv.predict', params: predict });
+    await bed.tickAt('2026-03-01T02:00:00.000Z');
+    await bed.tickAt('2026-03-02T02:00:00.000Z');
+    const runs = await runsOf(bed, s.id);
+    assert.deepEqual(runs.map((r) => [r.slotAt, r.status]), [['2026-03-01T02:00:00.000Z', 'SUCCESS'], ['2026-03-02T02:00:00.000Z', 'SUCCESS']], JSON.stringify(runs));
+    const customers = (await bed.call('POST', '/queries', { sql: 'SELECT count(DISTINCT customer) AS n FROM tx' })).body.last.rows[0].n as number;
+    assert.match(runs[1]!.message ?? '', new RegExp(`^Predicted ${customers} customers .* into clv_predictions`));
+    const snapshots = await bed.call('POST', '/queries', { sql: 'SELECT count(DISTINCT _rt_snapshot_id) AS runs, count(*) AS n FROM clv_predictions' });
+    assert.deepEqual(snapshots.body.last.rows[0], { runs: 2, n: 2 * customers });
+  });
+});
+
 describe('query schedules with PostgreSQL metadata (DATABASE_URL)', { skip: POSTGRES_SKIP }, () => {
   let bed: Bed;
   before(async () => {

@@ -41,10 +41,16 @@ import {
   type ScheduleViewT,
   type TimingInput,
 } from './payloads.ts';
-import { Scheduler, type TickReport } from './scheduler.ts';
+import { jobOf, Scheduler, type TickReport } from './scheduler.ts';
+import type { JobRegistry } from '../../platform/jobs.ts';
+import type { JsonValue } from '../../ports/warehouse.ts';
 import { nextSlot, validateTiming, type Frequency, type Timing, type TimingSpec } from './timing.ts';
 
+type ScheduledWork = Pick<QueryScheduleRecord, 'name' | 'description' | 'templateId' | 'sql' | 'job' | 'parameters' | 'output'>;
+
 export interface ScheduleDeps {
+  /** Job kinds a schedule may run instead of SQL. */
+  jobs?: JobRegistry;
   metadata: MetadataStore;
   audit: AuditLog;
   clock: Clock;
@@ -115,7 +121,7 @@ export class QuerySchedules {
 
   constructor(private readonly deps: ScheduleDeps) {
     this.alerts = new AlertSender(stderrLogger(deps.logLevel ?? 'info'), deps.fetch);
-    this.scheduler = new Scheduler({ metadata: deps.metadata, audit: deps.audit, clock: deps.clock, execute: deps.execute, alerts: this.alerts });
+    this.scheduler = new Scheduler({ metadata: deps.metadata, audit: deps.audit, clock: deps.clock, execute: deps.execute, alerts: this.alerts, jobs: deps.jobs });
   }
 
   // ---- the engine, as the platform and `roundtrip serve` see it
@@ -142,26 +148,17 @@ export class QuerySchedules {
 
   async create(actor: Principal, sandbox: string, input: ScheduleInput): Promise<QueryScheduleRecord> {
     const now = this.deps.clock.now();
-    const source = await this.source(sandbox, input.query);
+    const what = input.job ? this.jobPart(input) : await this.queryPart(sandbox, input);
     const timing = timingFrom(input.schedule, now);
     validateTiming(timing, now);
-    const output = await this.outputFrom(sandbox, input.output);
-    if (output.mode !== 'none') outputQuery(source.sql);
-    const parameters = normaliseParams(input.queryParameters);
-    this.checkParameters(source.sql, mergeParams(source.defaults, parameters));
     const at = now.toISOString();
     const record: QueryScheduleRecord = {
       sandbox,
       id: newId('sched'),
-      name: input.query.name ?? source.name,
-      description: input.query.description ?? '',
-      templateId: source.templateId,
-      sql: source.templateId ? null : source.sql,
-      parameters,
+      ...what,
       timing: asJson(timing.spec),
       startDate: timing.startDate.toISOString(),
       endDate: timing.endDate?.toISOString() ?? null,
-      output: asJson(output),
       alerts: asJson(alertsFrom(input.alerts)),
       quarantineEnabled: input.quarantine ?? false,
       state: input.state ?? 'ENABLED',
@@ -269,6 +266,7 @@ export class QuerySchedules {
       description: s.description,
       state: s.state,
       query: { templateId: s.templateId, sql: s.sql },
+      job: jobOf(s),
       schedule: {
         ...(timing.spec.cron !== undefined ? { schedule: timing.spec.cron } : { frequency: { ...timing.spec.frequency } }),
         startDate: s.startDate,
@@ -317,7 +315,39 @@ export class QuerySchedules {
 
   // ---- helpers
 
-  private async source(sandbox: string, query: ScheduleInput['query']): Promise<{ templateId: string | null; sql: string; name: string; defaults: Record<string, string> }> {
+  /** What a SQL schedule runs: a template or inline SQL, parameters and output. */
+  private async queryPart(sandbox: string, input: ScheduleInput): Promise<ScheduledWork> {
+    if (!input.query) throw invalid('query', 'or `job` is required.');
+    const source = await this.source(sandbox, input.query);
+    const output = await this.outputFrom(sandbox, input.output);
+    if (output.mode !== 'none') outputQuery(source.sql);
+    const parameters = normaliseParams(input.queryParameters);
+    this.checkParameters(source.sql, mergeParams(source.defaults, parameters));
+    return {
+      name: input.query.name ?? source.name,
+      description: input.query.description ?? '',
+      templateId: source.templateId,
+      sql: source.templateId ? null : source.sql,
+      job: null,
+      parameters,
+      output: asJson(output),
+    };
+  }
+
+  /** What a job schedule runs: a registered job kind with its parameters, checked now rather than at the first run. */
+  private jobPart(input: ScheduleInput): ScheduledWork {
+    const job = input.job!;
+    if (input.query || input.queryParameters || (input.output && input.output.mode !== 'none')) {
+      throw invalid('job', 'cannot be combined with `query`, `queryParameters` or `output`: a job writes what its kind writes.');
+    }
+    if (!this.deps.jobs) throw new RoundtripError('RT_JOB_KIND_UNKNOWN', 'This platform has no job kinds.', { kind: job.kind });
+    const kind = this.deps.jobs.get(job.kind);
+    const params = (job.params ?? {}) as Record<string, JsonValue>;
+    kind.validate?.(params);
+    return { name: job.name ?? kind.kind, description: job.description ?? kind.description, templateId: null, sql: null, job: { kind: kind.kind, params }, parameters: {}, output: asJson({ mode: 'none' }) };
+  }
+
+  private async source(sandbox: string, query: NonNullable<ScheduleInput['query']>): Promise<{ templateId: string | null; sql: string; name: string; defaults: Record<string, string> }> {
     if ((query.templateId === undefined) === (query.sql === undefined)) throw invalid('query', 'needs exactly one of `templateId` or `sql`.');
     if (query.templateId !== undefined) {
       const template = await this.deps.metadata.queryTemplates.get(sandbox, query.templateId);
@@ -378,6 +408,7 @@ export class QuerySchedules {
       case '/schedule/endDate':
         return { ...draft, endDate: value === null ? null : this.date(op.path, text('date-time')) };
       case '/queryParameters':
+        if (draft.job) throw invalid(op.path, 'does not apply to a job schedule; delete it and create it with new `job.params`.');
         return { ...draft, parameters: normaliseParams(assertValid(QueryParameters, value, 'RT_SCHEDULE_INVALID', 'queryParameters')) };
       case '/alerts':
         return { ...draft, alerts: asJson(alertsFrom(assertValid<AlertsInput>(AlertsBody, value, 'RT_SCHEDULE_INVALID', 'alerts'), alertsOf(draft))) };

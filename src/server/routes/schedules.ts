@@ -31,6 +31,11 @@ export function scheduleRoutes(app: App, platform: Platform): void {
     { config: write, schema: { tags, summary: 'Schedule a template or inline SQL', body: ScheduleBody, response: { 202: ScheduleView } } },
     async (req, reply) => reply.status(202).send(schedules.view(await schedules.create(req.principal, req.sandbox, req.body))),
   );
+  app.get(
+    '/schedules/job-kinds',
+    { config: read, schema: { tags, summary: 'Job kinds a schedule can run instead of SQL (give `job: { kind, params }` when creating it)', response: { 200: Type.Object({ kinds: Type.Array(Type.Object({ kind: Type.String(), description: Type.String() })) }) } } },
+    () => Promise.resolve({ kinds: platform.jobs.list() }),
+  );
   app.get('/schedules/:id', { config: read, schema: { tags, params: IdParams, response: { 200: ScheduleView } } }, async (req) =>
     schedules.view(await schedules.get(req.sandbox, req.params.id)),
   );
