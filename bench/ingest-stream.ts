@@ -40,6 +40,8 @@ const SCENARIOS: Scenario[] = [
 const args = process.argv.slice(2);
 const seconds = Number(args[args.indexOf('--seconds') + 1] ?? 20) || 20;
 const keep = args.includes('--keep');
+/** `--profile DIR`: the server writes a V8 CPU profile there (open it in Chrome DevTools). */
+const profileDir = args.includes('--profile') ? args[args.indexOf('--profile') + 1] : undefined;
 
 /** CPU seconds (user + system) a process has used so far, from /proc. */
 function cpuSeconds(pid: number): number {
@@ -48,7 +50,8 @@ function cpuSeconds(pid: number): number {
 }
 
 async function startServer(env: NodeJS.ProcessEnv, dataDir: string): Promise<{ server: ChildProcess; url: string }> {
-  const server = spawn(process.execPath, [BIN, 'serve', '--port', '0'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const profiling = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const server = spawn(process.execPath, [...profiling, BIN, 'serve', '--port', '0'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const file = path.join(dataDir, 'server.json');
   for (let i = 0; i < 400; i++) {
     if (existsSync(file)) {
