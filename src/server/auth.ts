@@ -24,7 +24,7 @@ declare module 'fastify' {
   }
 }
 
-const PUBLIC_PREFIXES = ['/health', '/openapi.json', '/docs'];
+const PUBLIC_PREFIXES = ['/health', '/openapi.json', '/docs', '/console'];
 export const SANDBOX_HEADER = 'x-sandbox-name';
 
 export type AuthMode = 'api-key' | 'local-operator';
