@@ -8,6 +8,9 @@ echo "== lint (eslint + typescript-eslint)"
 npx eslint --max-warnings 0 .
 echo "== type check (tsc --noEmit, strict)"
 npx tsc -p .
+npx tsc -p web
+echo "== console build (vite)"
+npx vite build web --logLevel warn
 echo "== tests"
 mapfile -t files < <(find src -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 tap=$(mktemp)

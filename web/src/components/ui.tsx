@@ -63,8 +63,8 @@ export function Progress({ fraction, label }: { fraction: number; label: string 
 
 function cellText(value: unknown): string {
   if (value === null || value === undefined) return '';
-  if (typeof value === 'object') return JSON.stringify(value);
-  return String(value as string | number | boolean | bigint);
+  if (typeof value === 'string') return value;
+  return JSON.stringify(value);
 }
 
 /** Rows as a table; click a header to sort by it (numbers numerically). */
