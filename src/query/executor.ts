@@ -14,6 +14,7 @@ import { RoundtripError } from '../core/errors.ts';
 import type { DatasetRecord, MetadataStore } from '../ports/metadata-store.ts';
 import type { JsonRecord, JsonValue, QueryResult, WarehouseSession } from '../ports/warehouse.ts';
 import { columnDefinition, propertiesFromColumns, splitColumnDefinitions } from './ddl.ts';
+import { dataGroupSchemas, forgetAcceleratedDatabase, guardedAcceleratedWrite, identityNames, qualifiedTarget, registerAcceleratedDatabase, stripTableOptions, type AcceleratedWrites } from './accelerated.ts';
 import { assertNotSystemTarget, inspectStatement } from './guard.ts';
 import { rewriteStatement, substituteVariables, type CatalogLookups } from './rewrite.ts';
 import type { ScriptNode } from './script.ts';
@@ -37,6 +38,8 @@ export interface ExecutionContext {
   canWrite: boolean;
   maxRows: number;
   batchId: string;
+  /** Told about writes to accelerated-store tables (result caches). */
+  acceleratedWrites?: AcceleratedWrites;
 }
 
 const SYSTEM_COLUMNS_FILTER = `COLUMNS(c -> NOT starts_with(c, '_rt_'))`;
@@ -158,16 +161,52 @@ export class ScriptExecutor {
         const shown = await this.runShow(sig, text);
         if (shown) return shown;
       }
-      if (first === 'CREATE') return await this.runCreate(tokens, text);
-      if (first === 'INSERT') return await this.runInsert(tokens, text);
-      if (first === 'DROP') return await this.runDrop(tokens, text);
-      if (first === 'ALTER' && isWord(sig[1], 'TABLE')) return await this.runAlterTable(tokens, text);
-      if (first === 'DELETE' || first === 'UPDATE' || first === 'TRUNCATE' || first === 'MERGE') return await this.runDml(tokens, text, first);
+      if (first === 'CREATE') return await this.announceWrites(tokens, this.runCreate(tokens, text));
+      if (first === 'INSERT') return await this.announceWrites(tokens, this.runInsert(tokens, text));
+      if (first === 'DROP') return await this.announceWrites(tokens, this.runDrop(tokens, text));
+      if (first === 'ALTER' && isWord(sig[1], 'TABLE')) return await this.announceWrites(tokens, this.runAlterTable(tokens, text));
+      if (first === 'DELETE' || first === 'UPDATE' || first === 'TRUNCATE' || first === 'MERGE') return await this.announceWrites(tokens, this.runDml(tokens, text, first));
       if (!inspection.readOnly) this.requireWrite(first);
       return await this.runEngine(tokens, text, inspection.readOnly ? 'select' : 'other', READ_WRAPPABLE.has(first));
     } catch (error) {
       throw queryFailed(error, text);
     }
+  }
+
+  /** After a write, tells the result caches which accelerated tables (`d.s.t` names in the statement) changed. */
+  private async announceWrites(tokens: Token[], running: Promise<StatementResult>): Promise<StatementResult> {
+    const outcome = await running;
+    if (!this.ctx.acceleratedWrites) return outcome;
+    const { accelerated } = await dataGroupSchemas(this.ctx.session);
+    const names = significant(tokens).map((t) => (t.type === 'ident' || t.type === 'qident' ? identName(t) : t.text));
+    const tables = new Set<string>();
+    for (let i = 0; i + 4 < names.length; i++) {
+      const schema = `${names[i]}.${names[i + 2]}`.toLowerCase();
+      if (names[i + 1] === '.' && names[i + 3] === '.' && accelerated.has(schema)) tables.add(`${schema}.${names[i + 4]!.toLowerCase()}`);
+    }
+    if (tables.size > 0) this.ctx.acceleratedWrites.notify(this.ctx.sandbox, [...tables]);
+    return outcome;
+  }
+
+  /**
+   * CREATE TABLE in a data group (`d.s.t`): the reference's table options are dropped; in an accelerated store
+   * the statement runs in a transaction that is undone if the table would hold identity or PII columns.
+   */
+  private async createInDataGroup(tokens: Token[], parts: string[], afterName: number, text: string): Promise<StatementResult> {
+    const statement = stripTableOptions(tokens, afterName);
+    const target = qualifiedTarget(parts);
+    if (!target || !(await dataGroupSchemas(this.ctx.session)).accelerated.has(target.schema)) return this.runEngine(statement, text, 'ddl', false);
+    return guardedAcceleratedWrite(this.ctx.session, target, await this.identityColumnNames(), () => this.runEngine(statement, text, 'ddl', false));
+  }
+
+  /** Identity field names and namespace codes of the sandbox's datasets (what an accelerated table may not hold). */
+  private async identityColumnNames(): Promise<Set<string>> {
+    const descriptors: IdentityDescriptor[] = [];
+    for (const d of await this.ctx.datasets.list(this.ctx.sandbox)) {
+      const schema = await this.ctx.registry.getResolved(this.ctx.sandbox, d.schemaId, d.schemaVersion);
+      descriptors.push(...schema['meta:identities']);
+    }
+    return identityNames(descriptors);
   }
 
   /** Runs a statement on DuckDB after the dialect rewrites; read statements are capped at `maxRows`. */
@@ -271,7 +310,7 @@ export class ScriptExecutor {
     if (ifNotExists !== undefined) i = ifNotExists;
     const { name, parts, end } = tableNameAt(tokens, i);
     assertNotSystemTarget(name);
-    if (parts.length > 1) return this.runEngine(tokens, text, 'ddl', false);
+    if (parts.length > 1) return this.createInDataGroup(tokens, parts, end, text);
     const next = tokens[nextSignificant(tokens, end)];
     const existing = await this.datasetByTable(name);
     if (existing) {
@@ -393,8 +432,12 @@ export class ScriptExecutor {
     const { name, parts, end } = tableNameAt(tokens, wordsAt(tokens, 0, 'ALTER', 'TABLE')!);
     assertNotSystemTarget(name);
     const keyAt = significant(tokens.slice(end)).map((t) => t.text.toUpperCase());
-    if (keyAt[0] === 'ADD' && (keyAt[1] === 'PRIMARY' || keyAt[1] === 'FOREIGN') && keyAt[2] === 'KEY' && !keyAt.includes('NAMESPACE')) {
-      return this.addKeyConstraint(parts, significant(tokens.slice(end)), text);
+    // `ADD CONSTRAINT [name] FOREIGN KEY …` (the reference's spelling) is the same as `ADD FOREIGN KEY …`.
+    const named = keyAt[1] === 'CONSTRAINT' ? (keyAt[2] === 'PRIMARY' || keyAt[2] === 'FOREIGN' ? 1 : 2) : 0;
+    const keyWords = [keyAt[0], ...keyAt.slice(1 + named)];
+    if (keyWords[0] === 'ADD' && (keyWords[1] === 'PRIMARY' || keyWords[1] === 'FOREIGN') && keyWords[2] === 'KEY' && !keyAt.includes('NAMESPACE')) {
+      const rest = significant(tokens.slice(end));
+      return this.addKeyConstraint(parts, [rest[0]!, ...rest.slice(1 + named)], text);
     }
     const dataset = await this.datasetByTable(name);
     if (!dataset) throw new RoundtripError('RT_DATASET_NOT_FOUND', `ALTER TABLE ${name}: no dataset has this table name.`);
@@ -493,9 +536,11 @@ export class ScriptExecutor {
     let i = wordsAt(tokens, 0, 'CREATE', what)!;
     const ifNotExists = wordsAt(tokens, i, 'IF', 'NOT', 'EXISTS');
     if (ifNotExists !== undefined) i = ifNotExists;
-    const { parts } = tableNameAt(tokens, i);
+    const { parts, end } = tableNameAt(tokens, i);
     const schema = parts.join('.');
     await this.ctx.session.query(`CREATE SCHEMA IF NOT EXISTS "${schema.replace(/"/g, '""')}"`);
+    const { options } = readWithOptions(tokens, end);
+    if (what === 'DATABASE' && options.get('type')?.toUpperCase() === 'QSACCEL') await registerAcceleratedDatabase(this.ctx.session, schema, options.get('account') ?? null);
     return result(text, 'ddl', { message: `Created ${what.toLowerCase()} ${schema}` });
   }
 
@@ -506,6 +551,7 @@ export class ScriptExecutor {
     const inside = what === 'DATABASE' ? await this.ctx.session.query(`SELECT schema_name FROM duckdb_schemas() WHERE starts_with(schema_name, $p)`, { p: `${schema}.` }) : { rows: [] };
     for (const row of inside.rows) await this.ctx.session.query(`DROP SCHEMA IF EXISTS "${(row.schema_name as string).replace(/"/g, '""')}" CASCADE`);
     await this.ctx.session.query(`DROP SCHEMA IF EXISTS "${schema.replace(/"/g, '""')}"${cascade ? ' CASCADE' : ''}`);
+    if (what === 'DATABASE') await forgetAcceleratedDatabase(this.ctx.session, schema);
     return result(text, 'ddl', { message: `Dropped ${what.toLowerCase()} ${schema}` });
   }
 

@@ -14,6 +14,7 @@ import { RoundtripError } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import type { MetadataStore, QueryLogRecord } from '../ports/metadata-store.ts';
 import type { Warehouse, WarehouseSession } from '../ports/warehouse.ts';
+import { AcceleratedWrites, dataGroupSchemas } from './accelerated.ts';
 import { ScriptExecutor } from './executor.ts';
 import { DIALECT_MACROS } from './macros.ts';
 import { substituteParams, type CatalogLookups, type HistoryRow, type SnapshotBound, type SnapshotClause } from './rewrite.ts';
@@ -53,6 +54,8 @@ export class QueryService {
   private readonly gates = new Map<string, Gate>();
   private readonly prepared = new Map<string, Promise<ReadonlySet<string>>>();
   private readonly running = new Map<string, Running>();
+  /** Writes to accelerated-store tables, announced for result caches (insights). */
+  readonly acceleratedWrites = new AcceleratedWrites();
 
   constructor(
     private readonly config: Config,
@@ -163,6 +166,7 @@ export class QueryService {
         canWrite: can(principal.role, 'query:write'),
         maxRows: this.rowCap(options),
         batchId: `query_${queryId}`,
+        acceleratedWrites: this.acceleratedWrites,
       });
       return await executor.runScript(script);
     } catch (error) {
@@ -225,6 +229,7 @@ export class QueryService {
         if (!rows) throw new RoundtripError('RT_QUERY_SNAPSHOT_INVALID', `SNAPSHOT on ${table}: no dataset has this table name.`);
         return this.range(rows, clause, settings.get('resolve_fallback_snapshot_on_failure')?.toLowerCase() === 'true');
       },
+      dataGroupSchemas: async () => (await dataGroupSchemas(session)).all,
     };
   }
 

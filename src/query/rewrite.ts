@@ -5,6 +5,7 @@
  * name (`MAP_FROM_ARRAYS`, `COLLECT_LIST`, …) are DuckDB macros instead (`macros.ts`).
  */
 import { RoundtripError } from '../core/errors.ts';
+import { rewriteDataGroupChains } from './accelerated.ts';
 import type { JsonValue } from '../ports/warehouse.ts';
 import {
   closingParen,
@@ -103,6 +104,8 @@ export interface CatalogLookups {
   tableExists(table: string): Promise<boolean>;
   /** The snapshot id range `(after, upTo]` a SNAPSHOT clause selects, after expiry rules. */
   snapshotRange(table: string, clause: SnapshotClause): Promise<{ after: number; upTo: number | null }>;
+  /** Data-group schemas (`d.s`, lower-case), for `d.s.t[.column]` names anywhere (`accelerated.ts`). */
+  dataGroupSchemas?(): Promise<ReadonlySet<string>>;
 }
 
 export interface HistoryRow {
@@ -238,7 +241,8 @@ function doubleQuotedStrings(tokens: Token[]): Token[] {
 
 /** Applies the Spark-spelling and catalog rewrites to one statement's tokens. */
 export async function rewriteStatement(input: readonly Token[], lookups: CatalogLookups): Promise<Token[]> {
-  let tokens = doubleQuotedStrings(rewriteDataGroupNames(input));
+  const chained = lookups.dataGroupSchemas ? rewriteDataGroupChains(input, await lookups.dataGroupSchemas()) : input;
+  let tokens = doubleQuotedStrings(rewriteDataGroupNames(chained));
   // Right to left, so that calls nested in arguments (STRUCT inside STRUCT) are rewritten before their callers.
   for (let i = tokens.length - 1; i >= 0; i--) {
     const t = tokens[i]!;

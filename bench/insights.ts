@@ -1,0 +1,142 @@
+/**
+ * Insights benchmark: CDPInsights built from N profiles (default 1M), then
+ * - the §8.3 widget queries through the accelerated-queries API, p50/p95 uncached (cache invalidated before
+ *   each run) and cached (targets: p95 < 50 ms uncached, < 5 ms cached);
+ * - an incremental refresh after a 1 % data change (new logins of 0.5 % of the people, 0.5 % new people)
+ *   against a full rebuild of the same state (target: incremental at least 10× faster).
+ *
+ *   npx tsx bench/insights.ts [--profiles 1000000] [--runs 200] [--threads 2] [--memory 6GB]
+ *
+ * Not part of the tests. Data: the identity benchmark's shape (CRM records with CRMID and email, 1-3 login
+ * devices per person), generated in DuckDB and written as ordinary snapshots; audience memberships (5
+ * audiences, 10-40 % of the people, entered over the last 30 days) written straight into the membership tables.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { LOCAL_OPERATOR } from '../src/access/principal.ts';
+import { ensureMembershipTables, MEMBERSHIP_HISTORY_TABLE, MEMBERSHIP_TABLE } from '../src/audiences/membership-tables.ts';
+import { resolveConfig } from '../src/core/config.ts';
+import { CDP_SCHEMA, CDP_TABLES } from '../src/insights/cdp-model.ts';
+import { WIDGET_SQL } from '../src/insights/widget-sql.fixture.ts';
+import { initDataDir, openPlatform, type Platform } from '../src/platform/platform.ts';
+
+const { values } = parseArgs({
+  options: {
+    profiles: { type: 'string', default: '1000000' },
+    runs: { type: 'string', default: '200' },
+    threads: { type: 'string', default: '2' },
+    memory: { type: 'string', default: '6GB' },
+  },
+});
+const PROFILES = Number(values.profiles);
+const RUNS = Number(values.runs);
+const SANDBOX = 'prod';
+const IDENTITY_MAP = `MAP(VARCHAR, STRUCT(id VARCHAR, "authenticatedState" VARCHAR, "primary" BOOLEAN)[])`;
+const draw = (i: string, salt: number): string => `(hash(${i}, ${salt}) % 1000000) / 1000000.0`;
+
+async function timed<T>(label: string, work: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const started = performance.now();
+  const value = await work();
+  const ms = performance.now() - started;
+  console.log(`${label.padEnd(52)} ${(ms / 1000).toFixed(2)} s`);
+  return { value, ms };
+}
+
+async function generate(platform: Platform, datasetId: string, select: (system: string) => string): Promise<void> {
+  const dataset = await platform.datasets.get(SANDBOX, datasetId);
+  await platform.datasets.appendWith(LOCAL_OPERATOR, SANDBOX, dataset, `bench-${Date.now()}`, async ({ table, warehouse, stamp }) => {
+    const result = await warehouse.query(`INSERT INTO "${table}" BY NAME ${select(`${stamp.snapshotId} AS _rt_snapshot_id, '${stamp.batchId}' AS _rt_batch_id, now() AS _rt_ingested_at`)}`);
+    return Number(result.rows[0]?.Count ?? 0);
+  });
+}
+
+const crmRows = (from: number, to: number) => (system: string) => `
+  SELECT 'crm-' || i AS _id, {'crmId': 'C' || i, 'tier': NULL, 'points': NULL} AS _roundtrip,
+    CASE WHEN ${draw('i', 1)} < 0.9 THEN {'address': 'person' || i || '@example.com'} END AS "personalEmail", ${system}
+  FROM range(${from}, ${to}) t(i)`;
+
+const loginRows = (people: string, days: number) => (system: string) => `
+  WITH devices AS (SELECT i, d FROM (${people}) p(i), range(3) r(d) WHERE d < CASE WHEN ${draw('i', 2)} < 0.6 THEN 1 WHEN ${draw('i', 2)} < 0.9 THEN 2 ELSE 3 END)
+  SELECT 'login-' || i || '-' || d || '-' || ${days} AS _id, now() - to_days((hash(i, d, 3) % ${days})::INTEGER) AS "timestamp", 'web.login' AS "eventType",
+    map(['CRMID', 'ECID'], [[{'id': 'C' || i, 'authenticatedState': 'authenticated', 'primary': true}],
+      [{'id': 'ecid-' || i || '-' || d || '-' || ${days}, 'authenticatedState': 'ambiguous', 'primary': false}]])::${IDENTITY_MAP} AS "identityMap", ${system}
+  FROM devices`;
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+process.env.ROUNDTRIP_IDENTITY_POLL_MS = '0';
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'roundtrip-bench-insights-'));
+const config = resolveConfig({ env: {}, flags: { dataDir, logLevel: 'silent', duckdbThreads: Number(values.threads), duckdbMemoryLimit: values.memory } });
+console.log(`Insights benchmark: ${PROFILES.toLocaleString('en')} profiles, ${values.threads} DuckDB threads, data in ${dataDir}`);
+await initDataDir(config);
+const platform = await openPlatform(config);
+try {
+  const crmSchema = await platform.registry.createSchema(LOCAL_OPERATOR, SANDBOX, {
+    title: 'CRM',
+    class: 'profile',
+    fieldGroups: ['person-details', 'personal-contact-details', 'identity-map'],
+    fields: { crmId: { type: 'string' }, tier: { type: 'string' }, points: { type: 'integer' } },
+    identities: [
+      { path: '_roundtrip.crmId', namespace: 'CRMID', primary: true },
+      { path: 'personalEmail.address', namespace: 'Email' },
+    ],
+  });
+  const loginSchema = await platform.registry.createSchema(LOCAL_OPERATOR, SANDBOX, { title: 'Logins', class: 'experienceevent', fieldGroups: ['web-details', 'identity-map'] });
+  const crm = (await platform.datasets.create(LOCAL_OPERATOR, SANDBOX, { name: 'crm', schemaId: crmSchema.id, profileEnabled: true })).id;
+  const logins = (await platform.datasets.create(LOCAL_OPERATOR, SANDBOX, { name: 'logins', schemaId: loginSchema.id, profileEnabled: true })).id;
+  await timed('generate CRM profiles and logins (not timed below)', async () => {
+    await generate(platform, crm, crmRows(0, PROFILES));
+    await generate(platform, logins, loginRows(`SELECT * FROM range(${PROFILES})`, 30));
+  });
+  await timed('identity graph sync (not part of the refresh)', () => platform.identity.sync(SANDBOX));
+  const policy = (await platform.mergePolicies.list(SANDBOX)).find((p) => p.isDefault)!;
+  const warehouse = await platform.warehouse.sandbox(SANDBOX);
+  await ensureMembershipTables(warehouse);
+  await timed('audience memberships (5 audiences)', async () => {
+    const members = `SELECT 'aud-' || s AS segment_id, '${policy.id}' AS merge_policy_id, n.graph AS profile_id, 'realized' AS status,
+        now() - to_days((hash(n.graph, s) % 30)::INTEGER) AS t
+      FROM (SELECT DISTINCT graph FROM _rt_identity_nodes) n, range(5) r(s) WHERE ${draw('n.graph', 9)} < 0.1 + s * 0.075`;
+    await warehouse.query(`INSERT INTO ${MEMBERSHIP_TABLE} SELECT segment_id, merge_policy_id, profile_id, status, t, 1 FROM (${members})`);
+    await warehouse.query(`INSERT INTO ${MEMBERSHIP_HISTORY_TABLE} SELECT segment_id, merge_policy_id, profile_id, status, t, 'bench' FROM (${members})`);
+  });
+  const first = await timed('CDPInsights first build (full)', () => platform.insights.refresh(LOCAL_OPERATOR, SANDBOX, 'CDPInsights'));
+  console.log(`  steps: ${first.value.steps.map((s) => `${s.name} ${s.ms} ms`).join(', ')}`);
+
+  // Widget queries through the accelerated-queries API.
+  const today = new Date().toISOString().slice(0, 10);
+  const mp = Number((await platform.insights.query(LOCAL_OPERATOR, SANDBOX, { sql: 'SELECT merge_policy_id FROM qsaccel.profile_agg.adwh_dim_merge_policies WHERE is_default' })).rows[0]!.merge_policy_id);
+  const widgets = WIDGET_SQL.map((w) => w.sql.replace(/\$\{(\w+)\}/g, (_m, name: string) => (name === 'lastProcessDate' ? today : String(mp))));
+  const all = Object.keys(CDP_TABLES).map((t) => `${CDP_SCHEMA}.${t}`);
+  for (const cached of [false, true]) {
+    const times: number[] = [];
+    if (cached) for (const sql of widgets) await platform.insights.query(LOCAL_OPERATOR, SANDBOX, { sql }); // fills the cache
+    for (let i = 0; i < RUNS; i++) {
+      const sql = widgets[i % widgets.length]!;
+      if (!cached) platform.insights.accelerated.invalidate(SANDBOX, all);
+      const started = performance.now();
+      const result = await platform.insights.query(LOCAL_OPERATOR, SANDBOX, { sql });
+      times.push(performance.now() - started);
+      if (result.cached !== cached) throw new Error(`expected cached=${cached}`);
+    }
+    times.sort((a, b) => a - b);
+    console.log(`widget queries ${cached ? 'cached  ' : 'uncached'} (${RUNS})`.padEnd(52), `p50 ${percentile(times, 50).toFixed(2)} ms  p95 ${percentile(times, 95).toFixed(2)} ms  max ${times.at(-1)!.toFixed(1)} ms`);
+  }
+
+  // A 1 % change: 0.5 % of the people log in on a new device, 0.5 % new people.
+  const changed = Math.max(1, Math.floor(PROFILES / 200));
+  await generate(platform, logins, loginRows(`SELECT i * 197 % ${PROFILES} FROM range(${changed}) t(i)`, 1));
+  await generate(platform, crm, crmRows(PROFILES, PROFILES + changed));
+  await timed('identity graph sync of the change (not part of the refresh)', () => platform.identity.sync(SANDBOX));
+  const incremental = await timed('incremental refresh after a 1 % change', () => platform.insights.refresh(LOCAL_OPERATOR, SANDBOX, 'CDPInsights'));
+  console.log(`  ${incremental.value.profilesRecomputed} profiles, ${incremental.value.datesRecomputed} dates; steps: ${incremental.value.steps.map((s) => `${s.name} ${s.ms} ms`).join(', ')}`);
+  const full = await timed('full rebuild of the same state', () => platform.insights.refresh(LOCAL_OPERATOR, SANDBOX, 'CDPInsights', { full: true }));
+  console.log(`  steps: ${full.value.steps.map((s) => `${s.name} ${s.ms} ms`).join(', ')}`);
+  console.log(`\nResult: incremental ${(incremental.ms / 1000).toFixed(2)} s vs full ${(full.ms / 1000).toFixed(2)} s = ${(full.ms / incremental.ms).toFixed(1)}× (target ≥ 10×).`);
+} finally {
+  await platform.close();
+  rmSync(dataDir, { recursive: true, force: true });
+}

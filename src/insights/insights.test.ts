@@ -1,0 +1,181 @@
+/**
+ * CDPInsights on a small fixture sandbox: every §8.3 widget SQL runs unchanged with asserted rows; the refresh
+ * is atomic (an injected failure leaves the previous model readable) and incremental (equals a full rebuild).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { LOCAL_OPERATOR } from '../access/principal.ts';
+import { MEMBERSHIP_HISTORY_TABLE, MEMBERSHIP_TABLE, ensureMembershipTables } from '../audiences/membership-tables.ts';
+import { NODES } from '../identity/store.ts';
+import { crmRecord, event, setupDatasets, write, type Kit } from '../profile/test-kit.ts';
+import { createTestPlatform, type TestPlatform } from '../testing/platform.ts';
+import { CDP_SCHEMA, CDP_TABLES } from './cdp-model.ts';
+import { WIDGET_SQL } from './widget-sql.fixture.ts';
+
+const today = new Date().toISOString().slice(0, 10);
+const daysAgo = (n: number) => new Date(Date.parse(`${today}T12:00:00Z`) - n * 86_400_000).toISOString();
+
+let t: TestPlatform;
+let kit: Kit;
+let mergePolicyId: number;
+
+async function sql(text: string): Promise<Record<string, unknown>[]> {
+  const outcome = await t.platform.queries.execute(LOCAL_OPERATOR, 'prod', text);
+  return outcome.last.rows;
+}
+
+async function profileOf(ns: string, id: string): Promise<number> {
+  const w = await t.platform.warehouse.sandbox('prod');
+  const row = (await w.query(`SELECT graph FROM ${NODES} WHERE ns = $ns AND lower(id) = lower($id)`, { ns, id })).rows[0];
+  assert.ok(row, `${ns}:${id} is in the graph`);
+  return Number(row.graph);
+}
+
+/** Every row of every model table except the process log (its timestamps differ run to run), sorted. */
+async function modelSnapshot(): Promise<Record<string, string[]>> {
+  const w = await t.platform.warehouse.sandbox('prod');
+  const out: Record<string, string[]> = {};
+  for (const table of Object.keys(CDP_TABLES)) {
+    if (table === 'adwh_lkup_process_delta_log') continue;
+    const rows = await w.query(`SELECT * FROM "${CDP_SCHEMA}"."${table}"`);
+    out[table] = rows.rows.map((r) => JSON.stringify(r)).sort();
+  }
+  return out;
+}
+
+const widget = (title: string, params: Record<string, string | number> = {}): string => {
+  const found = WIDGET_SQL.find((w) => w.title === title);
+  assert.ok(found, title);
+  return found.sql.replace(/\$\{(\w+)\}/g, (_m, name: string) => String(params[name]));
+};
+
+describe('CDPInsights', () => {
+  before(async () => {
+    t = await createTestPlatform();
+    kit = await setupDatasets(t);
+    await write(t, kit.crm, [crmRecord('C1', 'ann@example.com', { mobilePhone: { number: '+15550001' } }), crmRecord('C2', 'bob@example.com'), crmRecord('C3', 'cy@example.com')]);
+    await write(t, kit.web, [{ _id: 'w1', personalEmail: { address: 'dee@example.com' } }]);
+    // A late-arriving event: Ann's first signal was three days ago.
+    await write(t, kit.events, [event('e1', daysAgo(3), { Email: ['ann@example.com'] })]);
+    await t.platform.identity.sync('prod');
+    const w = await t.platform.warehouse.sandbox('prod');
+    await ensureMembershipTables(w);
+    const policy = (await t.platform.mergePolicies.list('prod')).find((p) => p.isDefault)!;
+    const [ann, bob] = [await profileOf('CRMID', 'C1'), await profileOf('CRMID', 'C2')];
+    await w.query(`INSERT INTO ${MEMBERSHIP_TABLE} VALUES ('seg-gold', $p, ${ann}, 'realized', $t2, 1), ('seg-gold', $p, ${bob}, 'realized', $t1, 1), ('seg-churn', $p, ${ann}, 'realized', $t1, 1)`, {
+      p: policy.id,
+      t2: daysAgo(2),
+      t1: daysAgo(1),
+    });
+    await w.query(`INSERT INTO ${MEMBERSHIP_HISTORY_TABLE} VALUES ('seg-gold', $p, ${ann}, 'realized', $t2, 'job-1'), ('seg-gold', $p, ${bob}, 'realized', $t1, 'job-2'), ('seg-churn', $p, ${ann}, 'realized', $t1, 'job-2')`, {
+      p: policy.id,
+      t2: daysAgo(2),
+      t1: daysAgo(1),
+    });
+    const run = await t.platform.insights.refresh(LOCAL_OPERATOR, 'prod', 'CDPInsights');
+    assert.equal(run.status, 'success');
+    assert.equal(run.mode, 'full');
+    mergePolicyId = Number((await sql(`SELECT merge_policy_id FROM qsaccel.profile_agg.adwh_dim_merge_policies WHERE is_default`))[0]!.merge_policy_id);
+  });
+  after(() => t.dispose());
+
+  it('Profile count: four profiles, one of them with a single identity', async () => {
+    const rows = await sql(widget('Profile count', { lastProcessDate: today, mergePolicyId }));
+    assert.equal(rows.length, 1);
+    assert.equal(Number(rows[0]!.CNT), 4);
+    const single = await sql(`SELECT count_of_Single_Identity_profiles AS n FROM qsaccel.profile_agg.adwh_fact_profile WHERE date_key = '${today}'`);
+    assert.equal(Number(single[0]!.n), 1, 'dee@ signed up with an email only');
+  });
+
+  it('Profiles by identity: email on all four, CRM id on three, phone on one', async () => {
+    const rows = await sql(widget('Profiles by identity', { lastProcessDate: today, mergePolicyId }));
+    const counts = Object.fromEntries(rows.map((r) => [r.namespace_description, Number(r.count_of_profiles)]));
+    assert.deepEqual(counts, { email: 4, crmid: 3, phone: 1 });
+  });
+
+  it('Audience size: gold has two members today, churn one', async () => {
+    const rows = await sql(widget('Audience size', { lastProcessDate: today, mergePolicyId }));
+    assert.deepEqual(rows.map((r) => [r.segment, Number(r.count_of_profiles)]), [['seg-gold', 2], ['seg-churn', 1]]);
+  });
+
+  it('Audience size change trend: gold grows by one yesterday, none today', async () => {
+    const gold = Number((await sql(`SELECT segment_id FROM qsaccel.profile_agg.adwh_dim_segments WHERE segment = 'seg-gold'`))[0]!.segment_id);
+    const verbatim = widget('Audience size change trend');
+    // The reference hard-codes its example audience id; the fixture's audience id takes its place.
+    assert.deepEqual(await sql(verbatim), []);
+    const rows = await sql(verbatim.replace('1333234510', String(gold)));
+    const added = Object.fromEntries(rows.map((r) => [String(r.date_key).slice(0, 10), Number(r.Profiles_added)]));
+    // The first date with members is the widget's baseline (rn_num = 1), so it shows from the day after.
+    assert.equal(added[daysAgo(2).slice(0, 10)], undefined);
+    assert.equal(added[daysAgo(1).slice(0, 10)], 1);
+    assert.equal(added[today], 0);
+  });
+
+  it('destination widgets run on the (empty until activation lands) destination tables', async () => {
+    for (const title of ['Most used destinations', 'Recently activated audiences', 'Active destinations by platform']) assert.deepEqual(await sql(widget(title)), [], title);
+    assert.deepEqual(await sql(widget('Activated audiences for a destination')), [{ Activated_Audiences_Count: 0 }]);
+  });
+
+  it('namespace trend: the late event puts Ann three days back', async () => {
+    const rows = await sql(`SELECT date_key::VARCHAR AS d, count_of_profiles AS n FROM qsaccel.profile_agg.adwh_fact_profile WHERE merge_policy_id = ${mergePolicyId} ORDER BY date_key`);
+    const byDate = Object.fromEntries(rows.map((r) => [r.d, Number(r.n)]));
+    assert.equal(byDate[daysAgo(3).slice(0, 10)], 1);
+    assert.equal(byDate[today], 4);
+    assert.equal(byDate[daysAgo(4).slice(0, 10)], undefined, 'no profile before the first signal');
+  });
+
+  it('lists CDPInsights with fact and dimension tables, keys, lookups and counts', async () => {
+    const model = await t.platform.insights.models.get('prod', 'CDPInsights');
+    const fact = model.tables.find((x) => x.name === 'qsaccel.profile_agg.adwh_fact_profile_by_namespace')!;
+    assert.equal(fact.type, 'fact');
+    assert.deepEqual(fact.lookups.sort(), ['qsaccel.profile_agg.adwh_dim_date', 'qsaccel.profile_agg.adwh_dim_merge_policies', 'qsaccel.profile_agg.adwh_dim_namespaces']);
+    const dim = model.tables.find((x) => x.name === 'qsaccel.profile_agg.adwh_dim_namespaces')!;
+    assert.equal(dim.type, 'dimension');
+    assert.equal(dim.recordCount, 3);
+    assert.deepEqual(dim.primaryKey, ['namespace_id', 'merge_policy_id']);
+    const sample = await t.platform.insights.sample('prod', 'qsaccel.profile_agg.adwh_dim_namespaces', 2);
+    assert.equal(sample.length, 2);
+  });
+
+  it('a refresh that fails half-way leaves the previous model readable; the rerun completes it', async () => {
+    const before = await modelSnapshot();
+    await write(t, kit.crm, [crmRecord('C4', 'eve@example.com')]);
+    t.platform.insights.beforeRefreshStep = (step) => {
+      if (step === 'profile facts') throw new Error('injected failure');
+    };
+    await assert.rejects(t.platform.insights.refresh(LOCAL_OPERATOR, 'prod', 'CDPInsights'), (e: { code?: string }) => e.code === 'RT_INSIGHTS_REFRESH_FAILED');
+    t.platform.insights.beforeRefreshStep = () => undefined;
+    assert.deepEqual(await modelSnapshot(), before, 'nothing of the failed refresh is visible');
+    const runs = await t.platform.insights.runs('prod');
+    assert.equal(runs[0]!.status, 'failed');
+    const rerun = await t.platform.insights.refresh(LOCAL_OPERATOR, 'prod', 'CDPInsights');
+    assert.equal(rerun.mode, 'incremental');
+    assert.equal(rerun.profilesRecomputed, 1);
+    const rows = await sql(widget('Profile count', { lastProcessDate: today, mergePolicyId }));
+    assert.equal(Number(rows[0]!.CNT), 5);
+  });
+
+  it('an incremental refresh after new batches (a merge, a late event) equals a full rebuild', async () => {
+    // Bob's email shows up on a web sign-up with a new phone (a merge into Bob) and a late event for Cy.
+    await write(t, kit.web, [{ _id: 'w2', personalEmail: { address: 'bob@example.com' }, mobilePhone: { number: '+15550002' } }, { _id: 'w3', personalEmail: { address: 'fay@example.com' } }]);
+    await write(t, kit.events, [event('e2', daysAgo(10), { Email: ['cy@example.com'] })]);
+    const incremental = await t.platform.insights.refresh(LOCAL_OPERATOR, 'prod', 'CDPInsights');
+    assert.equal(incremental.mode, 'incremental');
+    assert.equal(incremental.datesRecomputed, 11, 'the late event reprocesses ten days back');
+    const afterIncremental = await modelSnapshot();
+    const full = await t.platform.insights.refresh(LOCAL_OPERATOR, 'prod', 'CDPInsights', { full: true });
+    assert.equal(full.mode, 'full');
+    assert.deepEqual(await modelSnapshot(), afterIncremental);
+    // Bob's sign-up merged into Bob: six profiles (C1–C4, dee, fay), all with an email.
+    assert.equal(Number((await sql(widget('Profile count', { lastProcessDate: today, mergePolicyId })))[0]!.CNT), 6);
+    const emails = await sql(widget('Profiles by identity', { lastProcessDate: today, mergePolicyId }));
+    assert.equal(Number(emails.find((r) => r.namespace_description === 'email')!.count_of_profiles), 6);
+  });
+
+  it('runs as the insights.refresh job kind', async () => {
+    const job = t.platform.jobs.get('insights.refresh');
+    assert.throws(() => job.validate!({ full: 'yes' }), /full/);
+    const outcome = await job.run({ principal: LOCAL_OPERATOR, sandbox: 'prod', params: {}, scheduledFor: new Date().toISOString() });
+    assert.match(outcome.message ?? '', /incremental refresh of CDPInsights/);
+  });
+});
