@@ -11,6 +11,7 @@
  *   trendlines, incremental exports ("changed since") and audits of who entered when.
  *
  * `profile_id` is the id of the profile table of the merge policy (`profile_snapshot_<policy>.profile_id`).
+ * `at` is a DuckDB keyword: write it quoted (`"at"`) in SQL.
  */
 import type { SandboxWarehouse } from '../ports/warehouse.ts';
 
@@ -42,7 +43,7 @@ export interface MembershipHistoryRow {
 
 const DDL = [
   `CREATE TABLE IF NOT EXISTS ${MEMBERSHIP_TABLE} (segment_id VARCHAR NOT NULL, merge_policy_id VARCHAR NOT NULL, profile_id BIGINT NOT NULL, status VARCHAR NOT NULL, last_qualification_time TIMESTAMPTZ NOT NULL, version BIGINT NOT NULL)`,
-  `CREATE TABLE IF NOT EXISTS ${MEMBERSHIP_HISTORY_TABLE} (segment_id VARCHAR NOT NULL, merge_policy_id VARCHAR NOT NULL, profile_id BIGINT NOT NULL, status VARCHAR NOT NULL, at TIMESTAMPTZ NOT NULL, source VARCHAR NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS ${MEMBERSHIP_HISTORY_TABLE} (segment_id VARCHAR NOT NULL, merge_policy_id VARCHAR NOT NULL, profile_id BIGINT NOT NULL, status VARCHAR NOT NULL, "at" TIMESTAMPTZ NOT NULL, source VARCHAR NOT NULL)`,
 ];
 
 const ensured = new WeakSet<SandboxWarehouse>();

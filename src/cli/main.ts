@@ -7,6 +7,7 @@ import { adminCommands } from './commands/admin.ts';
 import { catalogCommands } from './commands/catalog.ts';
 import { generateCommands } from './commands/generate.ts';
 import { clvCommands } from './commands/clv.ts';
+import { audienceCommands } from './commands/audiences.ts';
 import { identityCommands } from './commands/identity.ts';
 import { ingestCommands } from './commands/ingest.ts';
 import { serverCommands } from './commands/server.ts';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   ingestCommands(program, ctx);
   sqlCommands(program, ctx);
   clvCommands(program, ctx);
+  audienceCommands(program, ctx);
   streamingCommands(program, ctx);
   scheduleCliCommands(program, ctx);
   identityCommands(program, ctx);

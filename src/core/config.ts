@@ -26,6 +26,7 @@ export const ConfigSchema = Type.Object(
     queryRowLimit: Type.Integer({ minimum: 1, description: 'Rows an ad hoc query returns by default (API, CLI, console).' }),
     queryMaxRowLimit: Type.Integer({ minimum: 1, description: 'Most rows a caller may ask an ad hoc query for.' }),
     queryConcurrency: Type.Integer({ minimum: 1, description: 'Queries running at once per sandbox; more wait in a queue.' }),
+    secretKey: Type.Optional(Type.String({ minLength: 16, description: 'Key that encrypts stored credentials (AES-256-GCM): 64 hex characters, base64 of 32 bytes, or a passphrase (scrypt-derived). Unset: <dataDir>/secret.key, generated with mode 0600.' })),
     logLevel: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('silent')]),
   },
   { additionalProperties: false },
@@ -71,6 +72,7 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   ROUNDTRIP_QUERY_MAX_ROW_LIMIT: 'queryMaxRowLimit',
   ROUNDTRIP_QUERY_CONCURRENCY: 'queryConcurrency',
   ROUNDTRIP_LOG_LEVEL: 'logLevel',
+  ROUNDTRIP_SECRET_KEY: 'secretKey',
 };
 
 const NUMERIC_KEYS = new Set<keyof Config>([

@@ -122,11 +122,76 @@ export const ERROR_CODES = {
   RT_PRIVACY_JOB_NOT_FOUND: { status: 404, meaning: 'No privacy job has this id in the sandbox.' },
   // Synthetic data
   RT_GENERATE_OPTIONS_INVALID: { status: 400, meaning: 'An option of `roundtrip generate` is out of range (profiles, months, seed, format).' },
+  // Demo (`roundtrip demo`)
+  RT_DEMO_DATA_DIR_NOT_EMPTY: { status: 409, meaning: 'The demo was pointed at a non-empty folder that is not an earlier demo directory; it replaces only its own. Give another --data-dir.' },
+  RT_DEMO_STEP_FAILED: { status: 500, meaning: 'A step of `roundtrip demo` failed unexpectedly; the message names the step and what to do, `details.step` names it too.' },
   // CLV engine
   RT_CLV_INPUT_INVALID: { status: 400, meaning: 'The CLV input cannot be used: a column is missing or of the wrong kind, a summary row breaks a rule (recency after age, fractional frequency), or an option is out of range.' },
   RT_CLV_FIT_FAILED: { status: 422, meaning: 'The model could not be fitted to this data (the likelihood is not finite at the optimum, or there is too little data).' },
   RT_CLV_ASSUMPTION_VIOLATED: { status: 422, meaning: "The data breaks the model's assumption, e.g. Gamma-Gamma refused because spend and frequency are correlated above the threshold; `details` has the measured value." },
   RT_CLV_MODEL_NOT_FOUND: { status: 404, meaning: 'No fitted CLV model has this id in the sandbox.' },
+  // Destinations (catalog, accounts, connectors)
+  RT_DESTINATION_TYPE_UNSUPPORTED: { status: 400, meaning: 'The destination type is not in the catalog, or has no connector here (smtp destinations are sent by campaigns).' },
+  RT_DESTINATION_ACCOUNT_NOT_FOUND: { status: 404, meaning: 'No destination account has this id in the sandbox.' },
+  RT_DESTINATION_ACCOUNT_INVALID: { status: 400, meaning: "The account's settings do not fit its type (a required field, a port, a folder, an OpenPGP public key, a pod); `details.issues` names the field." },
+  RT_DESTINATION_LIMIT: { status: 409, meaning: 'A sandbox holds at most 100 destination accounts; delete one first.' },
+  RT_DESTINATION_AUTH_FAILED: { status: 502, meaning: 'The destination refused the credentials (SFTP login, HTTP 401/403); fix the account and test the connection.' },
+  RT_DESTINATION_UNREACHABLE: { status: 502, meaning: 'The destination did not answer, or kept answering 429/5xx, after every retry (network error, time-out); the message has the last failure.' },
+  RT_DESTINATION_DELIVERY_FAILED: { status: 502, meaning: 'A file could not be written at the destination (folder missing, permission, disk full); nothing partial is visible there.' },
+  RT_DESTINATION_REJECTED: { status: 502, meaning: 'The destination refused a request with a 4xx answer other than a validation error; `details` has its status and body.' },
+  RT_DESTINATION_RECORD_INVALID: { status: 422, meaning: "The destination answered a validation error for a record (e.g. Eloqua's ObjectValidationError for a missing emailAddress), or a required mapping (EloquaId, emailAddress) is empty." },
+  RT_DESTINATION_FIELD_LIMIT: { status: 422, meaning: 'Eloqua holds at most 250 custom contact fields (one per activated audience); it answered 400 when one more was created.' },
+  RT_DESTINATION_ABORTED: { status: 409, meaning: 'The delivery was stopped before it ended; files not renamed into place are not visible, and a rerun completes them.' },
+  RT_FILE_NAME_INVALID: { status: 400, meaning: 'An export file name template is longer than 255 characters, uses an unknown macro, drops the destination name or segment id, or makes a name with / or a leading dot.' },
+  RT_SECRET_KEY_INVALID: { status: 500, meaning: 'The secret key (ROUNDTRIP_SECRET_KEY or <dataDir>/secret.key) is unreadable or is not the key the credentials were encrypted with.' },
+  // PQL (audiences)
+  RT_PQL_SYNTAX: { status: 400, meaning: 'The PQL expression cannot be read; `details` has the line, column and the text near the error.' },
+  RT_PQL_UNKNOWN_FUNCTION: { status: 400, meaning: 'The PQL expression calls a function PQL does not have; the message suggests the closest name.' },
+  RT_PQL_TYPE: { status: 400, meaning: 'A PQL function got the wrong number or kind of arguments (e.g. a text where a number is needed); `details` has the line and column.' },
+  RT_PQL_UNSUPPORTED: { status: 400, meaning: 'The PQL construct is documented by Adobe but not supported by Roundtrip; docs/pql.md lists what is.' },
+  // Audiences (segment definitions, jobs, memberships, estimates, external audiences)
+  RT_SEGMENT_NOT_FOUND: { status: 404, meaning: 'No segment definition (audience) has this id in the sandbox.' },
+  RT_SEGMENT_INVALID: { status: 400, meaning: 'The segment definition cannot be used: inSegment names a missing segment or makes a cycle, or an external audience was given an expression.' },
+  RT_SEGMENT_NOT_ELIGIBLE: { status: 400, meaning: 'Streaming (continuous) or edge (synchronous) evaluation was asked for an expression that is not eligible; `details.reasons` says why. Use batch.' },
+  RT_SEGMENT_IN_USE: { status: 409, meaning: 'Other segments read this one through inSegment; change them first (`details.segments`).' },
+  RT_SEGMENT_EVALUATION_FAILED: { status: 400, meaning: "The warehouse refused the audience's compiled SQL (e.g. a field no dataset has); the message has the engine's words." },
+  RT_SEGMENT_JOB_NOT_FOUND: { status: 404, meaning: 'No segment job has this id in the sandbox.' },
+  RT_SEGMENT_PREVIEW_NOT_FOUND: { status: 404, meaning: 'No preview or estimate has this id in the sandbox (they are kept for a day).' },
+  RT_AUDIENCE_UPLOAD_INVALID: { status: 400, meaning: 'An external audience upload has no values, an unknown identity namespace, or names a column the CSV does not have.' },
+  // Segment builder (rule model ⇄ PQL)
+  RT_SEGMENT_RULE_INVALID: { status: 400, meaning: 'The rule-builder tree has a mistake the schema cannot see (an operator without its value, between with min above max, Ignore year where not allowed); `details.issues` lists each with its code and path.' },
+  // Insights (accelerated store, data models, accelerated queries)
+  RT_INSIGHTS_PII_COLUMN: { status: 400, meaning: 'A table of the accelerated store would hold an identity or personal (PII) column; the store keeps aggregates only (`details.columns` names them).' },
+  RT_INSIGHTS_QUERY_INVALID: { status: 400, meaning: 'An accelerated query needs exactly one of `sql` and `templateId`, and may read only tables of the accelerated store.' },
+  RT_INSIGHTS_MODEL_NOT_FOUND: { status: 404, meaning: 'No data model (or table of it) has this name in the sandbox; list them with GET /insights/models.' },
+  RT_INSIGHTS_REFRESH_FAILED: { status: 500, meaning: 'A model refresh failed and was rolled back; the previous model stays readable (the run record has the cause).' },
+  RT_INSIGHTS_REFRESH_PARAMS: { status: 400, meaning: 'The parameters of an `insights.refresh` job are invalid (model name, `full` boolean, `processDate` YYYY-MM-DD).' },
+  // Dashboards and widgets
+  RT_DASHBOARD_NOT_FOUND: { status: 404, meaning: 'No dashboard has this id in the sandbox.' },
+  RT_DASHBOARD_WIDGET_NOT_FOUND: { status: 404, meaning: 'The dashboard has no widget with this id.' },
+  RT_DASHBOARD_WIDGET_LIMIT: { status: 409, meaning: 'A dashboard holds at most 10 widgets (configurable: ROUNDTRIP_DASHBOARD_MAX_WIDGETS); delete one first.' },
+  RT_DASHBOARD_LAYOUT_INVALID: { status: 400, meaning: 'A widget leaves the 12-column grid or overlaps another widget; `details` names the widgets and their positions.' },
+  RT_DASHBOARD_WIDGET_INVALID: { status: 400, meaning: 'The widget cannot be built: mode does not match the dashboard, unknown table or attribute, no foreign-key path to a table, an aggregation that does not fit the type, or an encoding naming a missing column.' },
+  RT_DASHBOARD_FILTER_INVALID: { status: 400, meaning: 'A global filter is unknown to the dashboard, its query does not return `id` and `value` columns, or chosen values are not a JSON object of arrays.' },
+  // Activation dataflows
+  RT_DATAFLOW_NOT_FOUND: { status: 404, meaning: 'No activation dataflow has this id in the sandbox.' },
+  RT_DATAFLOW_INVALID: { status: 400, meaning: 'The dataflow cannot be set up as given (unknown segment, a schedule the destination type does not take, duplicate target names, more than one identity namespace, mixed deduplication keys, a non-scalar attribute); `details.issues` names the field.' },
+  RT_DATAFLOW_ACCOUNT_IN_USE: { status: 409, meaning: 'The destination account is used by activation dataflows (`details.dataflows`); delete or repoint them first.' },
+  RT_ACTIVATION_POLICY_VIOLATION: { status: 422, meaning: "A field's data usage labels forbid one of the destination's marketing actions; `details.violations` explains each (field, label, action). Remove the field or use another destination." },
+  RT_ACTIVATION_RUN_NOT_FOUND: { status: 404, meaning: 'The dataflow has no run with this id.' },
+  RT_ACTIVATION_RUN_FAILED: { status: 502, meaning: 'A scheduled activation run did not complete for every audience; the run history has each failure with its own code, and the scheduler retries the slot.' },
+  // Campaigns (send, tracking, post-campaign analysis)
+  RT_CAMPAIGN_NOT_FOUND: { status: 404, meaning: 'No campaign has this id in the sandbox.' },
+  RT_CAMPAIGN_INVALID: { status: 400, meaning: 'The campaign (template, links, settings) or a response import is not valid; the message names what.' },
+  RT_CAMPAIGN_STATE: { status: 409, meaning: 'The campaign is sending (or sent) and cannot be changed or sent again now.' },
+  RT_CAMPAIGN_SEND_FAILED: { status: 502, meaning: 'The SMTP server could not be used (connection, TLS, authentication); what was sent is recorded, and sending again resumes with the rest.' },
+  RT_TRACKING_TOKEN_INVALID: { status: 404, meaning: 'A tracking or unsubscribe link is not valid (tampered, unknown or for a deleted campaign).' },
+  // Backup and restore of a sandbox
+  RT_BACKUP_NOT_FOUND: { status: 404, meaning: 'No backup file of this name is in the data directory (`<dataDir>/backups`).' },
+  RT_BACKUP_CORRUPT: { status: 422, meaning: 'The file is not a Roundtrip backup, or is truncated or damaged (gzip, tar or manifest check failed); take the backup again or use another copy.' },
+  RT_BACKUP_CHECKSUM_MISMATCH: { status: 422, meaning: 'A part of the backup does not match the SHA-256 (or size) its manifest records: the file was altered; nothing was restored.' },
+  RT_BACKUP_INCOMPATIBLE: { status: 422, meaning: 'The backup was written by a newer Roundtrip (format version, metadata table or column unknown here); upgrade before restoring.' },
+  RT_BACKUP_UPLOAD_INVALID: { status: 400, meaning: 'A backup upload chunk is out of order or does not carry the bytes its `Content-Range` announces; `details.expectedStart` says where to resume.' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -20,6 +20,13 @@ import { StreamingIngest } from '../ingest/streaming/service.ts';
 import { MemoryEventBus } from '../adapters/memory-bus/memory-event-bus.ts';
 import type { EventBus } from '../ports/event-bus.ts';
 import { ClvService } from '../clv/service.ts';
+import { Destinations } from '../destinations/service.ts';
+import { clvJobKinds } from '../clv/jobs.ts';
+import { InsightsService, insightsJobKinds } from '../insights/index.ts';
+import { Dashboards, dashboardOptionsFromEnv } from '../dashboards/service.ts';
+import { AudienceService } from '../audiences/service.ts';
+import { ActivationService, activationJobKinds } from '../activation/index.ts';
+import { Campaigns } from '../campaigns/index.ts';
 import { QueryService } from '../query/query-service.ts';
 import { followIntervalFromEnv, GraphFollower } from '../identity/follower.ts';
 import { IdentityGraph } from '../identity/graph.ts';
@@ -66,6 +73,18 @@ export class Platform {
   readonly privacy: PrivacyService;
   /** Job kinds schedules can run besides SQL (each domain registers its own here). */
   readonly jobs = new JobRegistry();
+  /** Destination catalog, accounts (credentials encrypted at rest) and connection tests; connectors in src/destinations. */
+  readonly destinations: Destinations;
+  /** Accelerated store, data models, CDPInsights and its refresh, accelerated queries. */
+  readonly insights: InsightsService;
+  /** Dashboards and widgets (guided and query pro), their data, charts and exports; standard CLV dashboards. */
+  readonly dashboards: Dashboards;
+  /** Audiences: segment definitions, batch jobs, streaming evaluation, estimates, memberships (listens to the graph before the profile store). */
+  readonly audiences: AudienceService;
+  /** Activation dataflows: audiences to destinations on schedule or streaming, run history, the activation log. */
+  readonly activation: ActivationService;
+  /** Campaigns: SMTP sends with holdouts, open/click/unsubscribe tracking, response events, post-campaign facts and uplift. */
+  readonly campaigns: Campaigns;
   /** Syncs the graph on event-bus messages and when datasets get new snapshots. */
   private readonly identityFollower: GraphFollower;
 
@@ -107,10 +126,13 @@ export class Platform {
     this.queries = new QueryService(config, metadata, warehouse, this.datasets, this.registry, clock);
     const execute = this.queries.execute.bind(this.queries);
     this.queryTemplates = new QueryTemplates({ metadata, audit: this.audit, clock, execute });
-    this.schedules = new QuerySchedules({ metadata, audit: this.audit, clock, execute, logLevel: config.logLevel });
+    this.schedules = new QuerySchedules({ metadata, audit: this.audit, clock, execute, logLevel: config.logLevel, jobs: this.jobs });
     this.clv = new ClvService({ metadata, warehouse, datasets: this.datasets, registry: this.registry, queries: this.queries, audit: this.audit, clock, tenant: config.tenant });
+    for (const job of clvJobKinds(this.clv)) this.jobs.register(job);
+    this.destinations = new Destinations({ metadata, audit: this.audit, clock, config });
     this.identity = new IdentityGraph(metadata, warehouse, this.registry, this.audit);
     this.mergePolicies = new MergePolicies(metadata, this.audit, clock);
+    this.audiences = new AudienceService(this);
     this.profileStore = new ProfileStore(warehouse, this.identity, this.mergePolicies);
     this.profiles = new Profiles(metadata, this.identity, this.mergePolicies, this.profileStore, {
       // Read-your-writes for streaming: what was acknowledged for this sandbox is applied before a profile read.
@@ -118,6 +140,13 @@ export class Platform {
         if (this.streaming.stats().sandboxes.some((s) => s.sandbox === sandbox && s.pendingEntries > 0)) await this.streaming.flush();
       },
     });
+    this.insights = new InsightsService({ metadata, warehouse, queries: this.queries, queryTemplates: this.queryTemplates, identity: this.identity, mergePolicies: this.mergePolicies, audit: this.audit, clock });
+    for (const job of insightsJobKinds(this.insights)) this.jobs.register(job);
+    this.dashboards = new Dashboards({ metadata, audit: this.audit, clock, insights: this.insights, ...dashboardOptionsFromEnv() });
+    this.activation = new ActivationService({ metadata, warehouse, audit: this.audit, clock, mergePolicies: this.mergePolicies, profileStore: this.profileStore, accounts: this.destinations });
+    for (const job of activationJobKinds(this.activation)) this.jobs.register(job);
+    this.campaigns = new Campaigns({ dataDir: config.dataDir, ...(config.secretKey ? { secretKey: config.secretKey } : {}), tenant: config.tenant, metadata, warehouse, registry: this.registry, datasets: this.datasets, streaming: this.streaming, batchIngestion: this.batchIngestion, identity: this.identity, mergePolicies: this.mergePolicies, profileStore: this.profileStore, audit: this.audit, clock });
+    this.campaigns.registerJobs(this.jobs);
     this.privacy = new PrivacyService(metadata, warehouse, this.identity, this.mergePolicies, this.audit, clock, {
       beforeDelete: () => this.streaming.flush(),
       remainingNotes: (sandbox) => streamingLogNotes(path.join(config.dataDir, 'streaming', sandbox)),
@@ -133,6 +162,8 @@ export class Platform {
     await this.streaming.close();
     await this.bus.close();
     await this.identityFollower.stop();
+    await this.audiences.close();
+    await this.activation.stop();
     await this.warehouse.close();
     await this.metadata.close();
   }

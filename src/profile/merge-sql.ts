@@ -13,6 +13,7 @@
  * A profile exists when some profile-enabled dataset (attributes or events) has a record anchored in it.
  */
 import { isDeepStrictEqual } from 'node:util';
+import { MEMBERSHIP_TABLE } from '../audiences/membership-tables.ts';
 import { NODES, RECORDS } from '../identity/store.ts';
 import { positionedRowsSql, rowsAtSql } from '../identity/positions.ts';
 import { fieldPath, quoteIdent, quoteLiteral } from '../identity/sql.ts';
@@ -27,11 +28,25 @@ export const PROFILE_SYSTEM_COLUMNS = [PROFILE_ID, 'identities', 'segmentMembers
 const NOT_ATTRIBUTES = new Set<string>(['_id', 'identityMap', 'segmentMembership', ...PROFILE_SYSTEM_COLUMNS]);
 
 /**
- * Segment membership map of the profile (reference §2.4: namespace → segment id → qualification). Empty until
- * the audiences issue lands: it replaces this expression with a lookup in its membership table, keyed by
- * `profile_id` — the column type stays as declared here.
+ * Segment membership map of the profile (reference §2.4: namespace → segment id → qualification), built from
+ * the audiences' membership table (`src/audiences/membership-tables.ts`): every row of the profile under the
+ * policy, realized or exited, under the `ups` namespace. The audiences service rebuilds the same map with the
+ * same aggregate when memberships change, so a profile table rebuilt by a graph change and one updated by a
+ * segment job agree. The membership table exists before any profile table is built (the audiences service
+ * creates it on every graph change, ahead of the profile store).
  */
-export const SEGMENT_MEMBERSHIP_SQL = `MAP {}::MAP(VARCHAR, MAP(VARCHAR, STRUCT("version" BIGINT, "lastQualificationTime" TIMESTAMPTZ, "validUntil" TIMESTAMPTZ, status VARCHAR, payload VARCHAR)))`;
+export const SEGMENT_MEMBERSHIP_TYPE = `MAP(VARCHAR, MAP(VARCHAR, STRUCT("version" BIGINT, "lastQualificationTime" TIMESTAMPTZ, "validUntil" TIMESTAMPTZ, status VARCHAR, payload VARCHAR)))`;
+
+/** The aggregate turning membership rows (alias `m`, possibly none) of one profile into its map. */
+export function segmentMembershipAggregateSql(m: string): string {
+  const entry = `{'key': ${m}.segment_id, 'value': {'version': ${m}.version, 'lastQualificationTime': ${m}.last_qualification_time, 'validUntil': NULL::TIMESTAMPTZ, 'status': ${m}.status, 'payload': NULL::VARCHAR}}`;
+  return `(CASE WHEN count(${m}.segment_id) = 0 THEN MAP {} ELSE MAP {'ups': map_from_entries(list(${entry}) FILTER (WHERE ${m}.segment_id IS NOT NULL))} END)::${SEGMENT_MEMBERSHIP_TYPE}`;
+}
+
+/** The map of the profile `profileId` (a SQL expression) under the policy, as a scalar subquery. */
+export function segmentMembershipSql(policyId: string, profileId: string): string {
+  return `(SELECT ${segmentMembershipAggregateSql('m')} FROM ${MEMBERSHIP_TABLE} m WHERE m.profile_id = ${profileId} AND m.merge_policy_id = ${quoteLiteral(policyId)})`;
+}
 
 /** A profile-enabled dataset whose records carry attributes, with its table's columns. */
 export interface AttributeSource {
@@ -131,7 +146,7 @@ profiles AS (SELECT DISTINCT _rt_profile FROM anchors),
 attrs AS (${attrs}),
 ids AS (SELECT _rt_profile, list_sort(list({'namespace': ns, 'id': id})) AS identities FROM (${members}) GROUP BY _rt_profile)
 SELECT p._rt_profile AS ${PROFILE_ID}${attributeColumns.map((c) => `, ${c}`).join('')}, i.identities,
-  ${SEGMENT_MEMBERSHIP_SQL} AS "segmentMembership", now() AS _rt_refreshed_at
+  ${segmentMembershipSql(policy.id, 'p._rt_profile')} AS "segmentMembership", now() AS _rt_refreshed_at
 FROM profiles p LEFT JOIN attrs a ON a._rt_profile = p._rt_profile LEFT JOIN ids i ON i._rt_profile = p._rt_profile`;
 }
 

@@ -10,6 +10,7 @@
  * rebuild the table in full. `_rt_profile_snapshots` records per policy the graph version a table reflects,
  * so a process that stopped between a graph change and its table update refreshes on its next read.
  */
+import { ensureMembershipTables } from '../audiences/membership-tables.ts';
 import type { IdentityGraph, GraphContext } from '../identity/graph.ts';
 import type { GraphChange } from '../identity/graph-build.ts';
 import { NODES, RECORDS } from '../identity/store.ts';
@@ -47,6 +48,8 @@ export class ProfileStore {
   private async ensureState(warehouse: SandboxWarehouse): Promise<void> {
     if (this.ensured.has(warehouse)) return;
     await warehouse.query(STATE_DDL);
+    // Profile tables read `segmentMembership` from the membership table, so it must exist before the first build.
+    await ensureMembershipTables(warehouse);
     this.ensured.add(warehouse);
   }
 

@@ -20,6 +20,9 @@ import { ErrorBody, errorHandler, notFoundHandler } from './http-errors.ts';
 import { accessRoutes } from './routes/access.ts';
 import { batchRoutes } from './routes/batches.ts';
 import { clvRoutes } from './routes/clv.ts';
+import { consoleRoutes } from './routes/console.ts';
+import { dashboardRoutes } from './routes/dashboards.ts';
+import { destinationRoutes } from './routes/destinations.ts';
 import { datasetRoutes } from './routes/datasets.ts';
 import { identityRoutes } from './routes/identity.ts';
 import { profileRoutes } from './routes/profiles.ts';
@@ -28,8 +31,13 @@ import { queryTemplateRoutes } from './routes/query-templates.ts';
 import { registryRoutes } from './routes/registry.ts';
 import { sandboxRoutes } from './routes/sandboxes.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
+import { segmentRoutes } from './routes/segments.ts';
 import { streamingRoutes } from './routes/streaming.ts';
 import { systemRoutes } from './routes/system.ts';
+import { campaignRoutes } from './routes/campaigns.ts';
+import { trackingRoutes } from './routes/tracking.ts';
+import { activationRoutes } from './routes/activation.ts';
+import { insightsRoutes } from './routes/insights.ts';
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -90,5 +98,13 @@ export async function buildApp(platform: Platform, options: AppOptions): Promise
   queryTemplateRoutes(app, platform);
   scheduleRoutes(app, platform);
   clvRoutes(app, platform);
+  segmentRoutes(app, platform);
+  await consoleRoutes(app);
+  destinationRoutes(app, platform);
+  dashboardRoutes(app, platform);
+  campaignRoutes(app, platform);
+  trackingRoutes(app, platform);
+  activationRoutes(app, platform);
+  insightsRoutes(app, platform);
   return app;
 }

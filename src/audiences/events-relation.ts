@@ -1,0 +1,115 @@
+/**
+ * The events relation audiences read: every profile-enabled ExperienceEvent dataset of the sandbox, unioned by
+ * column name, with the `profile_id` of the merge policy. Events reach their profile the way the profile merge
+ * and `Profiles.events` do: through the record index (`_rt_identity_records`, anchor identity → node → graph),
+ * at query time, so a merge or unmerge of identities moves events without rewriting them.
+ *
+ * Two shapes:
+ * - `eventsRelationSql` (batch): one SELECT over all events, which a segment job materialises once into a TEMP
+ *   table (`materialiseEvents`) so fifty audiences read a plain table instead of repeating the join of the
+ *   record index with every dataset (measured in bench/audiences.ts);
+ * - `profileEvents` (streaming): the events of a few profiles, found through the record index's `node` index
+ *   and read back by (snapshot, position), bounded by a look-back.
+ */
+import type { IdentityGraph } from '../identity/graph.ts';
+import { positionedRowsSql, rowsAtSql } from '../identity/positions.ts';
+import { intList, quoteIdent, quoteLiteral } from '../identity/sql.ts';
+import { NODES, RECORDS } from '../identity/store.ts';
+import type { DatasetRecord, MergePolicyRecord, MetadataStore } from '../ports/metadata-store.ts';
+import { SYSTEM_COLUMNS, type JsonRecord, type SandboxWarehouse, type WarehouseSession } from '../ports/warehouse.ts';
+
+/** Columns of the relation that are bookkeeping, not event fields. */
+const DROPPED = [...SYSTEM_COLUMNS, '_rt_seq', '_rt_rowid'].map(quoteIdent).join(', ');
+
+const EMPTY_EVENTS = `SELECT NULL::BIGINT AS profile_id, NULL::TIMESTAMPTZ AS "timestamp", NULL::VARCHAR AS "eventType", NULL::VARCHAR AS "_id" WHERE false`;
+
+/** Profile-enabled ExperienceEvent datasets of a sandbox. */
+export async function eventDatasets(metadata: MetadataStore, graph: IdentityGraph, sandbox: string): Promise<DatasetRecord[]> {
+  const out: DatasetRecord[] = [];
+  for (const dataset of await metadata.datasets.list(sandbox)) {
+    if (!dataset.profileEnabled) continue;
+    const schema = await graph.schemaOf(sandbox, dataset);
+    if (schema['meta:class'] === 'experienceevent') out.push(dataset);
+  }
+  return out;
+}
+
+/** The profile a record's anchor node belongs to under the policy: its graph, or the node without stitching. */
+export const profileOfNode = (policy: Pick<MergePolicyRecord, 'idStitching'>, nodeAlias: string): string =>
+  policy.idStitching === 'none' ? `${nodeAlias}.node` : `${nodeAlias}.graph`;
+
+/** One SELECT: every event of every profile-enabled event dataset with its `profile_id`. */
+export function eventsRelationSql(policy: Pick<MergePolicyRecord, 'idStitching'>, datasets: readonly DatasetRecord[]): string {
+  if (datasets.length === 0) return EMPTY_EVENTS;
+  const parts = datasets.map((d) => {
+    const anchors = `SELECT r.snap, r.seq, ${profileOfNode(policy, 'n')} AS profile_id FROM ${RECORDS} r JOIN ${NODES} n ON n.node = r.node WHERE r.ord = 0 AND r.ds = ${quoteLiteral(d.id)}`;
+    return `SELECT a.profile_id, t.* EXCLUDE (${DROPPED}) FROM ${positionedRowsSql(d.tableName)} t JOIN (${anchors}) a ON a.snap = t."_rt_snapshot_id" AND a.seq = t._rt_seq`;
+  });
+  return parts.join('\nUNION ALL BY NAME\n');
+}
+
+/**
+ * Materialises the events relation as a TEMP table of the session (dropped with it), sorted by profile so the
+ * per-profile joins of the compiled expressions read it in order. Returns its row count.
+ */
+export async function materialiseEvents(session: WarehouseSession, table: string, policy: Pick<MergePolicyRecord, 'idStitching'>, datasets: readonly DatasetRecord[]): Promise<number> {
+  await session.query(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(table)} AS SELECT * FROM (${eventsRelationSql(policy, datasets)}) ORDER BY profile_id`);
+  const row = (await session.query(`SELECT count(*) AS n FROM ${quoteIdent(table)}`)).rows[0];
+  return Number(row?.n ?? 0);
+}
+
+/** An event as the streaming evaluator sees it: its XDM fields and the profile it belongs to. */
+export type ProfileEvent = JsonRecord & { profile_id: number };
+
+/**
+ * The events of the given profiles, oldest first, with `timestamp` at or after `since` (all when null):
+ * nodes of the profiles, their anchored records from the index (the `node` index is used when it is the only
+ * filter), then the rows read back per dataset by position.
+ */
+export async function profileEvents(
+  warehouse: SandboxWarehouse,
+  policy: Pick<MergePolicyRecord, 'idStitching'>,
+  datasets: readonly DatasetRecord[],
+  profiles: readonly number[],
+  since: Date | null,
+): Promise<Map<number, ProfileEvent[]>> {
+  const out = new Map<number, ProfileEvent[]>();
+  if (profiles.length === 0 || datasets.length === 0) return out;
+  const nodeRows =
+    policy.idStitching === 'none'
+      ? profiles.map((p) => ({ node: p, profile: p }))
+      : (await warehouse.query(`SELECT node, graph FROM ${NODES} WHERE graph IN (${intList(profiles)})`)).rows.map((r) => ({ node: Number(r.node), profile: Number(r.graph) }));
+  if (nodeRows.length === 0) return out;
+  const profileOf = new Map(nodeRows.map((r) => [r.node, r.profile]));
+  const cutoff = since ? `AND ts >= ${quoteLiteral(since.toISOString())}::TIMESTAMPTZ` : '';
+  const ids = datasets.map((d) => quoteLiteral(d.id)).join(', ');
+  const hits = await warehouse.query(
+    `WITH hit AS MATERIALIZED (SELECT * FROM ${RECORDS} WHERE node IN (${intList(profileOf.keys())}))
+     SELECT ds, snap, seq, node FROM hit WHERE ord = 0 AND ds IN (${ids}) ${cutoff}`,
+  );
+  const byDataset = new Map<string, { snap: number; seq: number; profile: number }[]>();
+  for (const r of hits.rows) {
+    const list = byDataset.get(r.ds as string) ?? [];
+    list.push({ snap: Number(r.snap), seq: Number(r.seq), profile: profileOf.get(Number(r.node))! });
+    byDataset.set(r.ds as string, list);
+  }
+  for (const dataset of datasets) {
+    const keys = byDataset.get(dataset.id);
+    if (!keys?.length) continue;
+    const snaps = [...new Set(keys.map((k) => k.snap))];
+    const values = keys.map((k) => `(${intList([k.snap])}, ${intList([k.seq])}, ${intList([k.profile])})`).join(', ');
+    const rows = await warehouse.query(
+      `SELECT w.profile_id, t.* EXCLUDE (${DROPPED}) FROM ${rowsAtSql(dataset.tableName, snaps, `SELECT snap, seq FROM (VALUES ${values}) k(snap, seq, profile_id)`)} t
+       JOIN (VALUES ${values}) w(snap, seq, profile_id) ON w.snap = t."_rt_snapshot_id" AND w.seq = t._rt_seq`,
+    );
+    for (const row of rows.rows) {
+      const profile = Number(row.profile_id);
+      const list = out.get(profile) ?? [];
+      list.push({ ...row, profile_id: profile });
+      out.set(profile, list);
+    }
+  }
+  const time = (e: ProfileEvent): string => (typeof e.timestamp === 'string' ? e.timestamp : '');
+  for (const list of out.values()) list.sort((a, b) => time(a).localeCompare(time(b)));
+  return out;
+}

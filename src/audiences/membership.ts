@@ -1,0 +1,181 @@
+/**
+ * Writes and reads of audience membership (`membership-tables.ts` is the table contract).
+ *
+ * A writer hands over what qualifies now — a table of `(segment_id, profile_id)` — and the scope it evaluated
+ * (every profile, or some); `applyQualified` turns the difference with the current state into transitions:
+ * a profile that qualifies and was not realized enters (`realized`), a realized profile of the scope that no
+ * longer qualifies leaves (`exited`). Each transition bumps the row's `version`, stamps
+ * `last_qualification_time` and appends one history row with its `source` (the job id, `streaming`,
+ * `external`). The profile tables' `segmentMembership` maps of the profiles that changed are then rebuilt from
+ * the membership table with the same SQL the profile merge uses (`segmentMembershipSql`).
+ *
+ * Exited rows older than 30 days are purged (reference §2.4); history rows are kept (trendlines, audits).
+ */
+import type { IdentityGraph } from '../identity/graph.ts';
+import { quoteIdent, quoteLiteral } from '../identity/sql.ts';
+import type { MergePolicyRecord } from '../ports/metadata-store.ts';
+import type { SandboxWarehouse, WarehouseSession } from '../ports/warehouse.ts';
+import { segmentMembershipAggregateSql } from '../profile/merge-sql.ts';
+import { MEMBERSHIP_HISTORY_TABLE, MEMBERSHIP_TABLE, ensureMembershipTables } from './membership-tables.ts';
+
+/** Days an exited membership is kept before the purge removes it. */
+export const EXITED_RETENTION_DAYS = 30;
+
+type Sql = Pick<WarehouseSession, 'query'>;
+
+export interface ApplyOptions {
+  policy: MergePolicyRecord;
+  /** Segments evaluated: their realized rows outside `qualified` (and inside `profiles`) exit. */
+  segments: readonly string[];
+  /** TEMP or regular table with `segment_id, profile_id` of everyone who qualifies now. */
+  qualified: string;
+  /** SQL relation of the profile ids evaluated (one column `profile_id`); undefined: every profile. */
+  profiles?: string;
+  now: Date;
+  source: string;
+  /** Scratch table name for the transitions (TEMP, in the session). */
+  scratch: string;
+}
+
+export interface Transitions {
+  entered: Map<string, number>;
+  exited: Map<string, number>;
+  total: number;
+}
+
+/**
+ * Writes the transitions between the current state and `qualified`; returns per segment how many entered and
+ * exited. The scratch table keeps the changed rows for `refreshProfileMaps`.
+ */
+export async function applyQualified(sql: Sql, options: ApplyOptions): Promise<Transitions> {
+  const { policy, segments, qualified, now, source, scratch } = options;
+  const entered = new Map<string, number>();
+  const exited = new Map<string, number>();
+  if (segments.length === 0) return { entered, exited, total: 0 };
+  const list = segments.map(quoteLiteral).join(', ');
+  const at = `${quoteLiteral(now.toISOString())}::TIMESTAMPTZ`;
+  const inScope = options.profiles ? `AND cur.profile_id IN (${options.profiles})` : '';
+  const changes = quoteIdent(scratch);
+  await sql.query(`CREATE OR REPLACE TEMP TABLE ${changes} AS
+    WITH cur AS (SELECT segment_id, profile_id, status, version FROM ${MEMBERSHIP_TABLE} WHERE merge_policy_id = ${quoteLiteral(policy.id)} AND segment_id IN (${list})),
+    q AS (SELECT DISTINCT segment_id, profile_id FROM ${quoteIdent(qualified)} WHERE segment_id IN (${list}))
+    SELECT coalesce(q.segment_id, cur.segment_id) AS segment_id, coalesce(q.profile_id, cur.profile_id) AS profile_id,
+      CASE WHEN q.profile_id IS NOT NULL THEN 'realized' ELSE 'exited' END AS status,
+      coalesce(cur.version, 0) + 1 AS version, cur.profile_id IS NOT NULL AS existing
+    FROM q FULL OUTER JOIN cur ON cur.segment_id = q.segment_id AND cur.profile_id = q.profile_id
+    WHERE (q.profile_id IS NOT NULL AND coalesce(cur.status, '') <> 'realized')
+       OR (q.profile_id IS NULL AND cur.status = 'realized' ${inScope})`);
+  const counts = await sql.query(`SELECT segment_id, status, count(*) AS n FROM ${changes} GROUP BY ALL`);
+  let total = 0;
+  for (const r of counts.rows) {
+    (r.status === 'realized' ? entered : exited).set(r.segment_id as string, Number(r.n));
+    total += Number(r.n);
+  }
+  if (total === 0) return { entered, exited, total };
+  await sql.query(`BEGIN TRANSACTION;
+    DELETE FROM ${MEMBERSHIP_TABLE} m USING ${changes} c
+      WHERE c.existing AND m.merge_policy_id = ${quoteLiteral(policy.id)} AND m.segment_id = c.segment_id AND m.profile_id = c.profile_id;
+    INSERT INTO ${MEMBERSHIP_TABLE} SELECT segment_id, ${quoteLiteral(policy.id)}, profile_id, status, ${at}, version FROM ${changes};
+    INSERT INTO ${MEMBERSHIP_HISTORY_TABLE} SELECT segment_id, ${quoteLiteral(policy.id)}, profile_id, status, ${at}, ${quoteLiteral(source)} FROM ${changes};
+    COMMIT`);
+  return { entered, exited, total };
+}
+
+/**
+ * Rebuilds the `segmentMembership` column of the policy's profile table for the profiles in `profiles` (a SQL
+ * relation with `profile_id`, readable by `sql`; undefined: all). Runs under the graph's lock, since the
+ * profile store rewrites rows of the same table after graph changes.
+ */
+export async function refreshProfileMaps(graph: IdentityGraph, warehouse: SandboxWarehouse, policy: MergePolicyRecord, sql: Sql, profiles?: string): Promise<void> {
+  if (!(await warehouse.listTables()).includes(policy.snapshotTable)) return;
+  const table = quoteIdent(policy.snapshotTable);
+  const scope = profiles ? `WHERE t.profile_id IN (SELECT profile_id FROM (${profiles}))` : '';
+  const maps = `SELECT t.profile_id, ${segmentMembershipAggregateSql('m')} AS map FROM ${table} t
+    LEFT JOIN ${MEMBERSHIP_TABLE} m ON m.profile_id = t.profile_id AND m.merge_policy_id = ${quoteLiteral(policy.id)} ${scope} GROUP BY t.profile_id`;
+  await graph.withLock(warehouse.sandbox, () => sql.query(`UPDATE ${table} SET "segmentMembership" = s.map FROM (${maps}) s WHERE ${table}.profile_id = s.profile_id`));
+}
+
+/** Deletes exited memberships whose last qualification is older than the retention; returns how many. */
+export async function purgeExited(sql: Sql, now: Date, days = EXITED_RETENTION_DAYS): Promise<number> {
+  const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
+  const row = (await sql.query(`SELECT count(*) AS n FROM ${MEMBERSHIP_TABLE} WHERE status = 'exited' AND last_qualification_time < ${quoteLiteral(cutoff)}::TIMESTAMPTZ`)).rows[0];
+  const n = Number(row?.n ?? 0);
+  if (n > 0) await sql.query(`DELETE FROM ${MEMBERSHIP_TABLE} WHERE status = 'exited' AND last_qualification_time < ${quoteLiteral(cutoff)}::TIMESTAMPTZ`);
+  return n;
+}
+
+/** Realized segment ids per profile (for `inSegment` in the streaming evaluator). */
+export async function realizedSegments(warehouse: SandboxWarehouse, policyId: string, profiles: readonly number[]): Promise<Map<number, Set<string>>> {
+  const out = new Map<number, Set<string>>();
+  if (profiles.length === 0) return out;
+  await ensureMembershipTables(warehouse);
+  const rows = await warehouse.query(
+    `SELECT profile_id, list(segment_id) AS segs FROM ${MEMBERSHIP_TABLE} WHERE merge_policy_id = $p AND status = 'realized' AND profile_id IN (${profiles.map((p) => Math.trunc(p)).join(', ')}) GROUP BY profile_id`,
+    { p: policyId },
+  );
+  for (const r of rows.rows) out.set(Number(r.profile_id), new Set(r.segs as string[]));
+  return out;
+}
+
+export interface MemberRow {
+  profileId: number;
+  status: string;
+  lastQualificationTime: string;
+  version: number;
+  identities: { namespace: string; id: string }[];
+}
+
+/** A page of a segment's members (realized by default), by profile id, with each profile's identities. */
+export async function memberPage(
+  warehouse: SandboxWarehouse,
+  policy: MergePolicyRecord,
+  segmentId: string,
+  options: { limit: number; offset: number; status: string },
+): Promise<{ members: MemberRow[]; totalCount: number }> {
+  await ensureMembershipTables(warehouse);
+  const where = `merge_policy_id = $p AND segment_id = $s AND status = $st`;
+  const params = { p: policy.id, s: segmentId, st: options.status };
+  const total = Number((await warehouse.query(`SELECT count(*) AS n FROM ${MEMBERSHIP_TABLE} WHERE ${where}`, params)).rows[0]?.n ?? 0);
+  const hasProfiles = (await warehouse.listTables()).includes(policy.snapshotTable);
+  const identities = hasProfiles ? `(SELECT t.identities FROM ${quoteIdent(policy.snapshotTable)} t WHERE t.profile_id = m.profile_id)` : 'NULL';
+  const rows = await warehouse.query(
+    `SELECT m.profile_id, m.status, m.last_qualification_time, m.version, ${identities} AS identities
+     FROM (SELECT * FROM ${MEMBERSHIP_TABLE} WHERE ${where} ORDER BY profile_id LIMIT ${Math.trunc(options.limit)} OFFSET ${Math.trunc(options.offset)}) m ORDER BY m.profile_id`,
+    params,
+  );
+  return {
+    totalCount: total,
+    members: rows.rows.map((r) => ({
+      profileId: Number(r.profile_id),
+      status: r.status as string,
+      lastQualificationTime: r.last_qualification_time as string,
+      version: Number(r.version),
+      identities: (r.identities as { namespace: string; id: string }[] | null) ?? [],
+    })),
+  };
+}
+
+/** Entries and exits per UTC day from the history, with the member count at the end of each day. */
+export async function trend(warehouse: SandboxWarehouse, policyId: string, segmentId: string): Promise<{ day: string; entered: number; exited: number; members: number }[]> {
+  await ensureMembershipTables(warehouse);
+  const rows = await warehouse.query(
+    `SELECT strftime(day, '%Y-%m-%d') AS day, entered, exited, sum(entered - exited) OVER (ORDER BY day) AS members FROM (
+       SELECT date_trunc('day', "at" AT TIME ZONE 'UTC') AS day, count(*) FILTER (WHERE status = 'realized') AS entered, count(*) FILTER (WHERE status = 'exited') AS exited
+       FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE merge_policy_id = $p AND segment_id = $s GROUP BY 1) ORDER BY day`,
+    { p: policyId, s: segmentId },
+  );
+  return rows.rows.map((r) => ({ day: r.day as string, entered: Number(r.entered), exited: Number(r.exited), members: Number(r.members) }));
+}
+
+/** Realized members per segment of a policy. */
+export async function realizedCounts(warehouse: SandboxWarehouse, policyId: string): Promise<Map<string, number>> {
+  await ensureMembershipTables(warehouse);
+  const rows = await warehouse.query(`SELECT segment_id, count(*) AS n FROM ${MEMBERSHIP_TABLE} WHERE merge_policy_id = $p AND status = 'realized' GROUP BY 1`, { p: policyId });
+  return new Map(rows.rows.map((r) => [r.segment_id as string, Number(r.n)]));
+}
+
+/** Removes every membership (and history) of a deleted segment. */
+export async function dropSegment(warehouse: SandboxWarehouse, segmentId: string): Promise<void> {
+  await ensureMembershipTables(warehouse);
+  for (const table of [MEMBERSHIP_TABLE, MEMBERSHIP_HISTORY_TABLE]) await warehouse.query(`DELETE FROM ${table} WHERE segment_id = $s`, { s: segmentId });
+}

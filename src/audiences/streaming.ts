@@ -1,0 +1,305 @@
+/**
+ * Streaming evaluation: segments with `evaluationInfo.continuous` qualify and exit profiles as their data
+ * changes, with the same PQL evaluated in process (`evaluatePql`) instead of compiled SQL.
+ *
+ * It follows the identity graph: every graph change (a streamed micro-batch, a batch, a merge or unmerge)
+ * names the profiles it touched. After the change's lock is released (so the profile store has rewritten
+ * those profiles' rows), one round per sandbox reads their rows, their events within the longest look-back of
+ * the streaming segments, and their realized segments, evaluates every streaming segment (in `inSegment`
+ * order), and writes the transitions (`source: 'streaming'`). Changes arriving during a round are gathered for
+ * the next one. A change too large to evaluate profile by profile (`full`, or more than `maxInProcess`
+ * profiles) is evaluated by the batch path over the same profiles instead.
+ *
+ * Latency: committed streaming records are also read from the event bus; when a round covering a record's
+ * snapshot has written its memberships, the time since the record was committed is one latency sample
+ * (percentiles on `GET /segment/streaming/stats`). `onChange` listeners hear every membership change (the
+ * benchmark measures from the acknowledgement of the HTTP request with it).
+ */
+import type { Clock } from '../core/clock.ts';
+import type { GraphContext, IdentityGraph } from '../identity/graph.ts';
+import type { GraphChange } from '../identity/graph-build.ts';
+import { intList, quoteIdent, quoteLiteral } from '../identity/sql.ts';
+import type { CommittedRecords, EventBus, Subscription } from '../ports/event-bus.ts';
+import type { DatasetRecord, MergePolicyRecord } from '../ports/metadata-store.ts';
+import type { SandboxWarehouse } from '../ports/warehouse.ts';
+import type { MergePolicies } from '../profile/merge-policies.ts';
+import { evaluateBatch } from './batch.ts';
+import { dependencyLayers, type Definition, type SegmentDefinitions } from './definitions.ts';
+import { evaluate, type Prepared } from './engine.ts';
+import { profileEvents, type ProfileEvent } from './events-relation.ts';
+import { ensureMembershipTables } from './membership-tables.ts';
+import { applyQualified, realizedSegments, refreshProfileMaps } from './membership.ts';
+
+export interface MembershipChange {
+  sandbox: string;
+  segmentId: string;
+  profileId: number;
+  status: 'realized' | 'exited';
+  at: number;
+}
+
+interface Pending {
+  graphs: Set<number>;
+  nodes: Set<number>;
+  full: boolean;
+  /** Committed records (commit time, ms) whose snapshots the gathered changes cover. */
+  commits: number[];
+}
+
+interface Published {
+  datasetId: string;
+  snapshotId: number;
+  committedAt: number;
+}
+
+export interface StreamingSegment {
+  definition: Definition;
+  prepared: Prepared;
+}
+
+export interface StreamingDeps {
+  graph: IdentityGraph;
+  policies: MergePolicies;
+  definitions: SegmentDefinitions;
+  bus: EventBus;
+  clock: Clock;
+  warehouse: (sandbox: string) => Promise<SandboxWarehouse>;
+  eventDatasets: (sandbox: string) => Promise<DatasetRecord[]>;
+  warn: (message: string, error: unknown) => void;
+}
+
+const emptyPending = (): Pending => ({ graphs: new Set(), nodes: new Set(), full: false, commits: [] });
+
+/** Percentile of a sorted list (nearest rank). */
+const percentile = (sorted: readonly number[], p: number): number => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : 0);
+
+export class StreamingEvaluator {
+  /** Profiles evaluated one by one up to this many per round; beyond, the batch path runs over them. */
+  maxInProcess = 5000;
+  private readonly pending = new Map<string, Pending>();
+  private readonly published = new Map<string, Published[]>();
+  private readonly rounds = new Map<string, Promise<void>>();
+  private readonly subscriptions = new Map<string, Subscription>();
+  private readonly segmentCache = new Map<string, Promise<StreamingSegment[]>>();
+  private readonly listeners: ((change: MembershipChange) => void)[] = [];
+  private readonly latencies: number[] = [];
+  private readonly totals = { evaluations: 0, changes: 0, rounds: 0 };
+  private closed = false;
+
+  constructor(private readonly deps: StreamingDeps) {}
+
+  onChange(listener: (change: MembershipChange) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** The definitions of a sandbox changed: re-read its streaming segments on the next round. */
+  invalidate(sandbox: string): void {
+    this.segmentCache.delete(sandbox);
+    this.listen(sandbox);
+  }
+
+  /** Graph listener (under the graph lock): gathers the touched profiles and the commits they cover. */
+  graphChanged(context: GraphContext, change: GraphChange): void {
+    if (this.closed) return;
+    const { sandbox } = context;
+    this.listen(sandbox);
+    const pending = this.pending.get(sandbox) ?? emptyPending();
+    change.graphs.forEach((g) => pending.graphs.add(g));
+    change.nodes.forEach((n) => pending.nodes.add(n));
+    pending.full ||= change.full;
+    const applied = new Map(context.datasets.map((d) => [d.id, d.lastSnapshotId]));
+    const waiting = this.published.get(sandbox) ?? [];
+    const covered = waiting.filter((p) => p.snapshotId <= (applied.get(p.datasetId) ?? 0));
+    if (covered.length) {
+      this.published.set(sandbox, waiting.filter((p) => p.snapshotId > (applied.get(p.datasetId) ?? 0)));
+      pending.commits.push(...covered.map((c) => c.committedAt));
+    }
+    this.pending.set(sandbox, pending);
+    this.schedule(sandbox);
+  }
+
+  /** Subscribes to the sandbox's committed records once (for latency only). */
+  private listen(sandbox: string): void {
+    if (this.closed || this.subscriptions.has(sandbox)) return;
+    const handler = (message: CommittedRecords): void => {
+      if (message.source !== 'streaming') return;
+      const list = this.published.get(sandbox) ?? [];
+      // Bounded: records of a sandbox without streaming segments are never covered by a round that uses them.
+      if (list.length > 10_000) list.splice(0, list.length - 10_000);
+      // Delivery follows the commit at once; the receipt time is on the same (real) clock as the round's end.
+      list.push({ datasetId: message.datasetId, snapshotId: message.snapshotId, committedAt: Date.now() });
+      this.published.set(sandbox, list);
+    };
+    this.subscriptions.set(sandbox, this.deps.bus.subscribe({ sandbox }, handler, { name: 'streaming-audiences' }));
+  }
+
+  /** One round at a time per sandbox; a round started while one runs picks up what arrived meanwhile. */
+  private schedule(sandbox: string): void {
+    if (this.rounds.has(sandbox)) return;
+    const round = (async () => {
+      // Wait for the lock: the profile store updates the touched rows after this listener, under it.
+      await this.deps.graph.withLock(sandbox, () => Promise.resolve());
+      this.rounds.delete(sandbox);
+      const pending = this.pending.get(sandbox);
+      this.pending.delete(sandbox);
+      if (pending) await this.round(sandbox, pending);
+    })().catch((error: unknown) => {
+      this.rounds.delete(sandbox);
+      this.deps.warn(`Streaming evaluation of sandbox ${sandbox} failed`, error);
+    });
+    this.rounds.set(sandbox, round);
+  }
+
+  /** Resolves once no round is running or scheduled (tests, benchmarks, shutdown). */
+  async idle(): Promise<void> {
+    while (this.rounds.size) await Promise.all([...this.rounds.values()]);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.idle();
+    await Promise.all([...this.subscriptions.values()].map((s) => s.unsubscribe()));
+    this.subscriptions.clear();
+  }
+
+  private segments(sandbox: string): Promise<StreamingSegment[]> {
+    let found = this.segmentCache.get(sandbox);
+    if (!found) {
+      found = (async () => {
+        const out: StreamingSegment[] = [];
+        for (const d of await this.deps.definitions.list(sandbox)) {
+          if (d.body.origin === 'pql' && d.body.evaluationInfo.continuous) out.push({ definition: d, prepared: await this.deps.definitions.prepared(sandbox, d) });
+        }
+        return out;
+      })();
+      found.catch(() => this.segmentCache.delete(sandbox));
+      this.segmentCache.set(sandbox, found);
+    }
+    return found;
+  }
+
+  private async round(sandbox: string, pending: Pending): Promise<void> {
+    const segments = await this.segments(sandbox);
+    if (segments.length > 0) {
+      this.totals.rounds++;
+      const byPolicy = new Map<string, StreamingSegment[]>();
+      for (const s of segments) byPolicy.set(s.definition.body.mergePolicyId, [...(byPolicy.get(s.definition.body.mergePolicyId) ?? []), s]);
+      for (const [policyId, list] of byPolicy) {
+        const policy = await this.deps.policies.get(sandbox, policyId);
+        const ids = [...(policy.idStitching === 'none' ? pending.nodes : pending.graphs)];
+        if (pending.full || ids.length > this.maxInProcess) await this.viaBatch(sandbox, policy, list, pending.full ? undefined : ids);
+        else if (ids.length) await this.inProcess(sandbox, policy, list, ids);
+      }
+    }
+    const done = Date.now();
+    for (const at of pending.commits) this.latencies.push(done - at);
+    if (this.latencies.length > 100_000) this.latencies.splice(0, this.latencies.length - 100_000);
+  }
+
+  private order(list: readonly StreamingSegment[]): StreamingSegment[] {
+    const byId = new Map(list.map((s) => [s.definition.id, s]));
+    return dependencyLayers([...byId.keys()], (id) => byId.get(id)!.prepared.dependencies)
+      .flat()
+      .map((id) => byId.get(id)!);
+  }
+
+  /**
+   * Evaluates segments in process for the given profiles (in `inSegment` order, later segments seeing the
+   * results of earlier ones): the qualifying (segment, profile) pairs. Profiles without a row qualify for none.
+   */
+  async qualify(sandbox: string, policy: MergePolicyRecord, list: readonly StreamingSegment[], ids: readonly number[], now: Date): Promise<[string, number][]> {
+    const warehouse = await this.deps.warehouse(sandbox);
+    await ensureMembershipTables(warehouse);
+    const tables = await warehouse.listTables();
+    const rows = tables.includes(policy.snapshotTable) && ids.length
+      ? (await warehouse.query(`SELECT * FROM ${quoteIdent(policy.snapshotTable)} WHERE profile_id IN (${intList(ids)})`)).rows
+      : [];
+    const profiles = new Map(rows.map((r) => [Number(r.profile_id), r]));
+    const lookbacks = list.filter((s) => s.prepared.features.eventReferences > 0).map((s) => s.prepared.lookbackDays);
+    const since = lookbacks.some((l) => l === null) ? null : lookbacks.length ? new Date(now.getTime() - Math.max(...(lookbacks as number[])) * 86_400_000 - 1000) : undefined;
+    const events: Map<number, ProfileEvent[]> = since === undefined ? new Map<number, ProfileEvent[]>() : await profileEvents(warehouse, policy, await this.deps.eventDatasets(sandbox), [...profiles.keys()], since);
+    const realized = await realizedSegments(warehouse, policy.id, ids);
+    const qualified: [string, number][] = [];
+    for (const segment of this.order(list)) {
+      for (const id of ids) {
+        const profile = profiles.get(id);
+        const segs = realized.get(id) ?? new Set<string>();
+        // A profile that no longer exists (merged into another, deleted) qualifies for nothing.
+        const yes = profile !== undefined && evaluate(segment.prepared, { profile, events: events.get(id) ?? [], segments: segs, now });
+        this.totals.evaluations++;
+        if (yes) {
+          qualified.push([segment.definition.id, id]);
+          segs.add(segment.definition.id);
+        } else segs.delete(segment.definition.id);
+        realized.set(id, segs);
+      }
+    }
+    return qualified;
+  }
+
+  /** Profile by profile, in process, then the transitions. */
+  private async inProcess(sandbox: string, policy: MergePolicyRecord, list: readonly StreamingSegment[], ids: readonly number[]): Promise<void> {
+    const warehouse = await this.deps.warehouse(sandbox);
+    const now = this.deps.clock.now();
+    const qualified = await this.qualify(sandbox, policy, list, ids, now);
+    const session = await warehouse.openSession();
+    try {
+      await session.query(`CREATE OR REPLACE TEMP TABLE _rt_aud_stream_q (segment_id VARCHAR, profile_id BIGINT)`);
+      if (qualified.length) await session.query(`INSERT INTO _rt_aud_stream_q VALUES ${qualified.map(([s, p]) => `(${quoteLiteral(s)}, ${intList([p])})`).join(', ')}`);
+      const scope = `SELECT * FROM (VALUES ${ids.map((id) => `(${intList([id])})`).join(', ')}) v(profile_id)`;
+      const transitions = await applyQualified(session, {
+        policy,
+        segments: list.map((s) => s.definition.id),
+        qualified: '_rt_aud_stream_q',
+        profiles: scope,
+        now,
+        source: 'streaming',
+        scratch: '_rt_aud_stream_changes',
+      });
+      if (transitions.total === 0) return;
+      this.totals.changes += transitions.total;
+      await refreshProfileMaps(this.deps.graph, warehouse, policy, session, `SELECT DISTINCT profile_id FROM _rt_aud_stream_changes`);
+      if (this.listeners.length) {
+        const changed = await session.query(`SELECT segment_id, profile_id, status FROM _rt_aud_stream_changes`);
+        const at = Date.now();
+        for (const r of changed.rows) {
+          const change: MembershipChange = { sandbox, segmentId: r.segment_id as string, profileId: Number(r.profile_id), status: r.status as 'realized' | 'exited', at };
+          for (const listener of this.listeners) listener(change);
+        }
+      }
+    } finally {
+      session.close();
+    }
+  }
+
+  /** A change too large for one-by-one evaluation: the batch SQL over the touched profiles (or all). */
+  private async viaBatch(sandbox: string, policy: MergePolicyRecord, list: readonly StreamingSegment[], ids: readonly number[] | undefined): Promise<void> {
+    const warehouse = await this.deps.warehouse(sandbox);
+    if (!(await warehouse.listTables()).includes(policy.snapshotTable)) return;
+    const byId = new Map(list.map((s) => [s.definition.id, s]));
+    const layers = dependencyLayers([...byId.keys()], (id) => byId.get(id)!.prepared.dependencies).map((layer) => layer.map((id) => ({ id, prepared: byId.get(id)!.prepared })));
+    const result = await evaluateBatch({
+      warehouse,
+      graph: this.deps.graph,
+      policy,
+      eventDatasets: await this.deps.eventDatasets(sandbox),
+      layers,
+      now: this.deps.clock.now(),
+      source: 'streaming',
+      profiles: ids ? `SELECT * FROM (VALUES ${ids.map((id) => `(${intList([id])})`).join(', ')}) v(profile_id)` : undefined,
+    });
+    for (const s of result.segments.values()) this.totals.changes += s.entered + s.exited;
+  }
+
+  stats(): { evaluations: number; changes: number; rounds: number; latencyMs: { samples: number; p50: number; p95: number; p99: number; max: number } } {
+    const sorted = [...this.latencies].sort((a, b) => a - b);
+    return {
+      ...this.totals,
+      latencyMs: { samples: sorted.length, p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? 0 },
+    };
+  }
+
+  resetStats(): void {
+    this.latencies.length = 0;
+  }
+}
