@@ -48,8 +48,10 @@ async function serve(config: Config, pgOptions: PgOptions = {}): Promise<void> {
   }
   // Only the server runs the scheduler's timer: schedules fire while the data directory is served.
   platform.schedules.start({ logger: app.log });
+  // Streaming activation (API destinations) polls membership changes only while a server owns the data directory.
+  platform.activation.startStreaming();
   writeServerInfo(config.dataDir, { pid: process.pid, url: address, startedAt: new Date().toISOString(), ...(pg ? { pgPort: pg.port } : {}) });
-  console.log(`Roundtrip serves ${config.dataDir} at ${address} (API docs: ${address}/docs)`);
+  console.log(`Roundtrip serves ${config.dataDir} at ${address} (console: ${address}/console/, API docs: ${address}/docs)`);
   if (pg) console.log(`Postgres wire endpoint on ${pg.host}:${pg.port}${tls ? ' (TLS)' : ''}: database = sandbox name, password = API key`);
   const stop = async (): Promise<void> => {
     clearServerInfo(config.dataDir, process.pid);
