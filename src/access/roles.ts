@@ -9,6 +9,7 @@ export const ROLES: readonly Role[] = ['admin', 'data-engineer', 'analyst', 'mar
 export const ACTIONS = {
   'sandbox:read': { roles: ['admin', 'data-engineer', 'analyst', 'marketer', 'viewer'], meaning: 'List sandboxes the key may use' },
   'sandbox:manage': { roles: ['admin'], meaning: 'Create, reset and delete sandboxes' },
+  'sandbox:backup': { roles: ['admin'], meaning: 'Back up a sandbox to a file and restore one from it' },
   'apikey:manage': { roles: ['admin'], meaning: 'Create, list and revoke API keys' },
   'audit:read': { roles: ['admin'], meaning: 'Read the audit log' },
   'schema:read': { roles: ['admin', 'data-engineer', 'analyst', 'marketer'], meaning: 'Read schemas, field groups, data types, namespaces' },

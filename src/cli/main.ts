@@ -14,6 +14,7 @@ import { serverCommands } from './commands/server.ts';
 import { scheduleCliCommands } from './commands/schedules.ts';
 import { streamingCommands } from './commands/streaming.ts';
 import { sqlCommands } from './commands/sql.ts';
+import { backupCommands } from './commands/backup.ts';
 import { cliContext } from './context.ts';
 
 export function buildProgram(): Command {
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   scheduleCliCommands(program, ctx);
   identityCommands(program, ctx);
   generateCommands(program, ctx);
+  backupCommands(program, ctx);
   return program;
 }
 

@@ -27,6 +27,7 @@ import { Dashboards, dashboardOptionsFromEnv } from '../dashboards/service.ts';
 import { AudienceService } from '../audiences/service.ts';
 import { ActivationService, activationJobKinds } from '../activation/index.ts';
 import { Campaigns } from '../campaigns/index.ts';
+import { Backups } from '../backup/service.ts';
 import { QueryService } from '../query/query-service.ts';
 import { followIntervalFromEnv, GraphFollower } from '../identity/follower.ts';
 import { IdentityGraph } from '../identity/graph.ts';
@@ -85,6 +86,8 @@ export class Platform {
   readonly activation: ActivationService;
   /** Campaigns: SMTP sends with holdouts, open/click/unsubscribe tracking, response events, post-campaign facts and uplift. */
   readonly campaigns: Campaigns;
+  /** Backup and restore of a sandbox to and from one file (`<dataDir>/backups`). */
+  readonly backups: Backups;
   /** Syncs the graph on event-bus messages and when datasets get new snapshots. */
   private readonly identityFollower: GraphFollower;
 
@@ -147,6 +150,7 @@ export class Platform {
     for (const job of activationJobKinds(this.activation)) this.jobs.register(job);
     this.campaigns = new Campaigns({ dataDir: config.dataDir, ...(config.secretKey ? { secretKey: config.secretKey } : {}), tenant: config.tenant, metadata, warehouse, registry: this.registry, datasets: this.datasets, streaming: this.streaming, batchIngestion: this.batchIngestion, identity: this.identity, mergePolicies: this.mergePolicies, profileStore: this.profileStore, audit: this.audit, clock });
     this.campaigns.registerJobs(this.jobs);
+    this.backups = new Backups({ dataDir: config.dataDir, ...(config.secretKey ? { secretKey: config.secretKey } : {}), metadata, warehouse, audit: this.audit, clock, flushStreaming: () => this.streaming.flush() });
     this.privacy = new PrivacyService(metadata, warehouse, this.identity, this.mergePolicies, this.audit, clock, {
       beforeDelete: () => this.streaming.flush(),
       remainingNotes: (sandbox) => streamingLogNotes(path.join(config.dataDir, 'streaming', sandbox)),

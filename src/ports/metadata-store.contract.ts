@@ -313,5 +313,28 @@ export function describeMetadataStoreContract(name: string, fixture: MetadataSto
       await store.datasets.delete('prod', 'ds_snap');
       assert.equal((await store.snapshots.list('prod', 'ds_snap')).length, 0);
     });
+
+    it('exports a sandbox and imports it under another name (replacing what was there) or over itself', async () => {
+      const byJson = (rows: unknown[] = []): string[] => rows.map((r) => JSON.stringify(r)).sort();
+      const exported = await store.exportSandbox('prod');
+      assert.ok((exported.datasets?.length ?? 0) > 0 && exported.merge_policies?.length === 2 && exported.streaming_connections?.length === 1);
+      assert.equal(exported.datasets?.[0]?.sandbox, 'prod');
+      // Streaming connection ids are global: a copy beside its original needs new ones (the restore service does that).
+      const copy = { ...exported, streaming_connections: (exported.streaming_connections ?? []).map((c) => ({ ...c, id: `${c.id as string}_copy` })) };
+      await store.documents.create({ sandbox: 'copy', kind: 'note', id: 'stale', parentId: null, body: {}, createdAt: T0, updatedAt: T0 });
+      await store.importSandbox('copy', copy);
+      assert.equal(await store.documents.get('copy', 'note', 'stale'), undefined, 'replaced, not merged');
+      assert.deepEqual(await store.datasets.list('copy'), (await store.datasets.list('prod')).map((d) => ({ ...d, sandbox: 'copy' })));
+      assert.deepEqual((await store.mergePolicies.list('copy')).map((p) => ({ ...p, sandbox: 'prod' })), await store.mergePolicies.list('prod'));
+      const reexported = await store.exportSandbox('copy');
+      for (const [table, rows] of Object.entries(copy)) assert.deepEqual(byJson(reexported[table]), byJson(rows.map((r) => ({ ...r, sandbox: 'copy' }))), table);
+      await store.importSandbox('prod', exported);
+      const again = await store.exportSandbox('prod');
+      for (const [table, rows] of Object.entries(exported)) assert.deepEqual(byJson(again[table]), byJson(rows), `${table} over itself`);
+      await assert.rejects(store.importSandbox('copy', { no_such_table: [] }), { code: 'RT_BACKUP_INCOMPATIBLE' });
+      await assert.rejects(store.importSandbox('copy', { datasets: [{ ...exported.datasets?.[0], no_such_column: 1 }] }), { code: 'RT_BACKUP_INCOMPATIBLE' });
+      assert.equal((await store.datasets.list('copy')).length, exported.datasets?.length, 'a failed import changes nothing');
+      await store.purgeSandbox('copy');
+    });
   });
 }

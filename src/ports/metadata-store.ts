@@ -510,14 +510,14 @@ export interface DocumentRecord<T extends JsonValue = JsonValue> {
 }
 
 export interface DocumentRepository {
-  /** Fails with `RT_CONFLICT` when a document of that kind and id exists. */
+  /** Fails with `RT_DOCUMENT_CONFLICT` when a document of that kind and id exists. */
   create<T extends JsonValue>(record: Omit<DocumentRecord<T>, 'version'>): Promise<DocumentRecord<T>>;
   get<T extends JsonValue = JsonValue>(sandbox: string, kind: string, id: string): Promise<DocumentRecord<T> | undefined>;
   /** Newest first (by `createdAt`, then id). */
   list<T extends JsonValue = JsonValue>(sandbox: string, kind: string, filter?: { parentId?: string; limit?: number }): Promise<DocumentRecord<T>[]>;
   /**
    * Replaces the body; with `expectedVersion`, only when the stored version still is that one (else
-   * `RT_CONFLICT`). Returns the new record, or undefined when there is no such document.
+   * `RT_DOCUMENT_CONFLICT`). Returns the new record, or undefined when there is no such document.
    */
   update<T extends JsonValue>(sandbox: string, kind: string, id: string, body: T, options: { updatedAt: string; expectedVersion?: number }): Promise<DocumentRecord<T> | undefined>;
   /** True when something was deleted; `parentId` children of the document are deleted with it. */
@@ -550,5 +550,18 @@ export interface MetadataStore {
   migrate(): Promise<void>;
   /** Removes every record that belongs to the sandbox (not the sandbox row itself). */
   purgeSandbox(sandbox: string): Promise<void>;
+  /**
+   * Backup: every record that belongs to the sandbox, per table, as stored (column names and values of the
+   * table, JSON parts as text), read at one instant. Rows are dialect-neutral: they import into any dialect.
+   */
+  exportSandbox(sandbox: string): Promise<SandboxRows>;
+  /**
+   * Restore: replaces every record of the sandbox with `rows` (as `exportSandbox` gave them; their `sandbox`
+   * column is set to `sandbox`), in one transaction. An unknown table or column fails with `RT_BACKUP_INCOMPATIBLE`.
+   */
+  importSandbox(sandbox: string, rows: SandboxRows): Promise<void>;
   close(): Promise<void>;
 }
+
+/** A sandbox's records by table name, each row as the table stores it. */
+export type SandboxRows = Record<string, Record<string, JsonValue>[]>;

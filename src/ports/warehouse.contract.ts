@@ -3,6 +3,9 @@
  * `describeWarehouseContract('duckdb', { open, dispose })`.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ColumnSpec, JsonRecord, Warehouse } from './warehouse.ts';
 
@@ -135,6 +138,35 @@ export function describeWarehouseContract(name: string, fixture: WarehouseFixtur
       const sb = await warehouse.sandbox('prod');
       await assert.rejects(sb.createTable('bad name; drop', []), { code: 'RT_WAREHOUSE_FAILED' });
       await assert.rejects(sb.query('SELEC 1'), { code: 'RT_WAREHOUSE_FAILED' });
+    });
+
+    it('exports a sandbox to a file (waiting operations meanwhile) and imports it as another: same tables, types and rows', async () => {
+      const sb = await warehouse.sandbox('exported');
+      await sb.createTable('nested', NESTED_COLUMNS);
+      await sb.appendRecords('nested', [NESTED_RECORD], { snapshotId: 1, batchId: 'b1' });
+      const folder = mkdtempSync(path.join(os.tmpdir(), 'rt-export-'));
+      try {
+        const file = path.join(folder, 'copy.db');
+        let quiesced = 0;
+        const exporting = warehouse.exportSandbox('exported', file, () => {
+          quiesced++;
+          return Promise.resolve();
+        });
+        const [summary, during] = await Promise.all([exporting, sb.countRows('nested')]);
+        assert.equal(quiesced, 1);
+        assert.equal(during, 1);
+        assert.match(summary.engine, /\S/);
+        assert.deepEqual(summary.tables, [{ name: 'nested', rows: 1 }]);
+        const imported = await warehouse.importSandbox('imported', file);
+        assert.deepEqual(imported.tables, summary.tables);
+        const copy = await warehouse.sandbox('imported');
+        assert.deepEqual(await copy.describeTable('nested'), await sb.describeTable('nested'));
+        assert.deepEqual(await copy.readRecords('nested'), [NESTED_RECORD]);
+        assert.equal(await sb.countRows('nested'), 1, 'the original keeps working');
+        await assert.rejects(warehouse.importSandbox('broken', path.join(folder, 'missing.db')), { code: 'RT_WAREHOUSE_FAILED' });
+      } finally {
+        rmSync(folder, { recursive: true, force: true });
+      }
     });
   });
 }

@@ -90,6 +90,13 @@ export interface CompactionResult {
   stagingFilesRemoved: number;
 }
 
+/** What a sandbox's database holds, as a backup records it: the engine that wrote it and every table's row count. */
+export interface SandboxDatabaseSummary {
+  /** Engine and version, e.g. `duckdb v1.4.1`. */
+  engine: string;
+  tables: { name: string; rows: number }[];
+}
+
 export interface Warehouse {
   /** Opens the sandbox's database, creating it on first use. */
   sandbox(name: string): Promise<SandboxWarehouse>;
@@ -100,5 +107,13 @@ export interface Warehouse {
    * (which engines leave in freed pages) are gone from disk. Operations on the sandbox wait while it runs.
    */
   compact(name: string): Promise<CompactionResult>;
+  /**
+   * Backup: writes a consistent, compacted copy of the sandbox's database to `file` (outside the warehouse).
+   * Operations on the sandbox wait meanwhile; `whileQuiesced` runs at that instant (e.g. to read the metadata
+   * that must agree with the copy).
+   */
+  exportSandbox(name: string, file: string, whileQuiesced?: () => Promise<void>): Promise<SandboxDatabaseSummary>;
+  /** Restore: makes a copy of the database `file` (as `exportSandbox` wrote it) the sandbox's database, replacing any. */
+  importSandbox(name: string, file: string): Promise<SandboxDatabaseSummary>;
   close(): Promise<void>;
 }

@@ -38,6 +38,7 @@ import { campaignRoutes } from './routes/campaigns.ts';
 import { trackingRoutes } from './routes/tracking.ts';
 import { activationRoutes } from './routes/activation.ts';
 import { insightsRoutes } from './routes/insights.ts';
+import { backupRoutes } from './routes/backup.ts';
 
 export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -106,5 +107,6 @@ export async function buildApp(platform: Platform, options: AppOptions): Promise
   trackingRoutes(app, platform);
   activationRoutes(app, platform);
   insightsRoutes(app, platform);
+  backupRoutes(app, platform);
   return app;
 }

@@ -19,6 +19,7 @@ import {
   type JsonRecord,
   type QueryResult,
   type ReadOptions,
+  type SandboxDatabaseSummary,
   type SandboxWarehouse,
   type Warehouse,
   type WarehouseSession,
@@ -298,13 +299,7 @@ export class DuckDBWarehouse implements Warehouse {
     const { file, staging } = this.paths(name);
     const sandbox = await this.sandboxObject(name);
     return sandbox.exclusively<CompactionResult>(async (current) => {
-      const checkpoint = await current.connect();
-      try {
-        await checkpoint.run('CHECKPOINT');
-      } finally {
-        checkpoint.closeSync();
-      }
-      current.closeSync();
+      await checkpointAndClose(current);
       const bytesBefore = (await fileSize(file)) + (await fileSize(`${file}.wal`));
       try {
         await this.copyDatabase(file, `${file}.compact`);
@@ -323,7 +318,8 @@ export class DuckDBWarehouse implements Warehouse {
     });
   }
 
-  private async copyDatabase(from: string, to: string): Promise<void> {
+  /** Copies a database file into a new one and says what the copy holds (counting rows is cheap in DuckDB). */
+  private async copyDatabase(from: string, to: string): Promise<SandboxDatabaseSummary> {
     await rm(to, { force: true });
     const copier = await DuckDBInstance.create(':memory:', { threads: String(this.options.threads), memory_limit: this.options.memoryLimit });
     const c = await copier.connect();
@@ -331,11 +327,50 @@ export class DuckDBWarehouse implements Warehouse {
       await c.run(`ATTACH ${quoteLiteral(from)} AS src (READ_ONLY)`);
       await c.run(`ATTACH ${quoteLiteral(to)} AS dst`);
       await c.run('COPY FROM DATABASE src TO dst');
+      const summary = await summariseDatabase(c, 'dst');
       await c.run('DETACH src');
       await c.run('DETACH dst');
+      return summary;
     } finally {
       c.closeSync();
       copier.closeSync();
+    }
+  }
+
+  /**
+   * Backup: like compaction, the sandbox is checkpointed and closed, copied with `COPY FROM DATABASE` (so the
+   * copy holds no freed pages, i.e. no bytes of rows deleted for privacy), and reopened.
+   */
+  async exportSandbox(name: string, target: string, whileQuiesced?: () => Promise<void>): Promise<SandboxDatabaseSummary> {
+    const { file, staging } = this.paths(name);
+    const sandbox = await this.sandboxObject(name);
+    return sandbox.exclusively<SandboxDatabaseSummary>(async (current) => {
+      await checkpointAndClose(current);
+      try {
+        await whileQuiesced?.();
+        const result = await this.copyDatabase(file, target);
+        return { next: await this.openInstance(file, staging), result };
+      } catch (error) {
+        await Promise.all([rm(target, { force: true }), rm(`${target}.wal`, { force: true })]);
+        return { next: await this.openInstance(file, staging), error: warehouseError(error) };
+      }
+    });
+  }
+
+  /** Restore: the file is copied (not moved) into a new database file of this engine version, then swapped in. */
+  async importSandbox(name: string, source: string): Promise<SandboxDatabaseSummary> {
+    const { file } = this.paths(name);
+    await this.closeSandbox(name);
+    await mkdir(this.options.directory, { recursive: true });
+    const temp = `${file}.restore`;
+    try {
+      const summary = await this.copyDatabase(source, temp);
+      await rm(`${file}.wal`, { force: true });
+      await rename(temp, file);
+      return summary;
+    } catch (error) {
+      await Promise.all([rm(temp, { force: true }), rm(`${temp}.wal`, { force: true })]);
+      throw warehouseError(error);
     }
   }
 
@@ -359,6 +394,32 @@ export class DuckDBWarehouse implements Warehouse {
   async close(): Promise<void> {
     await Promise.all([...this.open.keys()].map((name) => this.closeSandbox(name)));
   }
+}
+
+/** Writes everything to the database file and closes it, so that another instance may attach the file. */
+async function checkpointAndClose(instance: DuckDBInstance): Promise<void> {
+  const checkpoint = await instance.connect();
+  try {
+    await checkpoint.run('CHECKPOINT');
+  } finally {
+    checkpoint.closeSync();
+  }
+  instance.closeSync();
+}
+
+/** The engine version and every table of an attached database with its row count. */
+async function summariseDatabase(c: DuckDBConnection, database: string): Promise<SandboxDatabaseSummary> {
+  const version = (await c.runAndReadAll('SELECT version() AS v')).getRowObjects()[0]!.v as string;
+  const listed = await c.runAndReadAll(
+    `SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ${quoteLiteral(database)} AND NOT internal ORDER BY schema_name, table_name`,
+  );
+  const tables: SandboxDatabaseSummary['tables'] = [];
+  for (const row of listed.getRowObjects()) {
+    const [schema, table] = [row.schema_name as string, row.table_name as string];
+    const counted = await c.runAndReadAll(`SELECT count(*) AS n FROM ${quoteIdent(database)}.${quoteIdent(schema)}.${quoteIdent(table)}`);
+    tables.push({ name: schema === 'main' ? table : `${schema}.${table}`, rows: Number(counted.getRowObjects()[0]!.n) });
+  }
+  return { engine: `duckdb ${version}`, tables };
 }
 
 async function fileSize(file: string): Promise<number> {

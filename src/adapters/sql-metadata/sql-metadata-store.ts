@@ -46,7 +46,7 @@ import type {
   ClvModelRecord,
 } from '../../ports/metadata-store.ts';
 import type { JsonValue } from '../../ports/warehouse.ts';
-import type { DocumentRecord } from '../../ports/metadata-store.ts';
+import type { DocumentRecord, SandboxRows } from '../../ports/metadata-store.ts';
 import { RoundtripError } from '../../core/errors.ts';
 import { migrationProvider, type SqlDialectName } from './migrations.ts';
 import { SANDBOX_SCOPED_TABLES, type MetadataTables } from './tables.ts';
@@ -307,6 +307,41 @@ export class SqlMetadataStore implements MetadataStore {
   async purgeSandbox(sandbox: string): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
       for (const table of SANDBOX_SCOPED_TABLES) await tx.deleteFrom(table).where('sandbox', '=', sandbox).execute();
+    });
+  }
+
+  async exportSandbox(sandbox: string): Promise<SandboxRows> {
+    // One transaction, so that the tables agree with each other: SQLite reads one snapshot in a transaction;
+    // PostgreSQL needs REPEATABLE READ for that (its default gives each statement its own).
+    return this.db
+      .transaction()
+      .setIsolationLevel('repeatable read')
+      .execute(async (tx) => {
+        const out: SandboxRows = {};
+        for (const table of SANDBOX_SCOPED_TABLES) out[table] = await tx.selectFrom(table).selectAll().where('sandbox', '=', sandbox).execute();
+        return out;
+      });
+  }
+
+  async importSandbox(sandbox: string, rows: SandboxRows): Promise<void> {
+    const known = new Set<string>(SANDBOX_SCOPED_TABLES);
+    const unknown = Object.keys(rows).filter((table) => !known.has(table));
+    if (unknown.length) throw new RoundtripError('RT_BACKUP_INCOMPATIBLE', `The backup has metadata tables this version does not know: ${unknown.join(', ')}.`, { tables: unknown });
+    await this.db.transaction().execute(async (tx) => {
+      for (const table of SANDBOX_SCOPED_TABLES) await tx.deleteFrom(table).where('sandbox', '=', sandbox).execute();
+      for (const table of SANDBOX_SCOPED_TABLES) {
+        const records = (rows[table] ?? []).map((row) => ({ ...row, sandbox }));
+        if (records.length === 0) continue;
+        // Both dialects cap bound parameters per statement (SQLite 32766, PostgreSQL 65535).
+        const perInsert = Math.max(1, Math.floor(20_000 / Object.keys(records[0]!).length));
+        for (let at = 0; at < records.length; at += perInsert) {
+          try {
+            await tx.insertInto(table).values(records.slice(at, at + perInsert)).execute();
+          } catch (error) {
+            throw new RoundtripError('RT_BACKUP_INCOMPATIBLE', `Metadata table ${table} could not take the backup's rows: ${(error as Error).message}`, { table });
+          }
+        }
+      }
     });
   }
 
