@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { adminCommands } from './commands/admin.ts';
 import { catalogCommands } from './commands/catalog.ts';
 import { generateCommands } from './commands/generate.ts';
+import { demoCommands } from './commands/demo.ts';
 import { clvCommands } from './commands/clv.ts';
 import { audienceCommands } from './commands/audiences.ts';
 import { identityCommands } from './commands/identity.ts';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   identityCommands(program, ctx);
   generateCommands(program, ctx);
   backupCommands(program, ctx);
+  demoCommands(program, ctx);
   return program;
 }
 

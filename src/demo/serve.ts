@@ -1,0 +1,36 @@
+/**
+ * The end of the demo: serve the filled data directory as `roundtrip serve` does (API, console at `/console/`,
+ * the scheduler's timer, `server.json` for the CLI), with the identity follower back on, until Ctrl-C.
+ */
+import { clearServerInfo, writeServerInfo } from '../platform/data-dir.ts';
+import type { Config } from '../core/config.ts';
+import { openForDemo } from './setup.ts';
+
+export interface Served {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function serveDemo(config: Config): Promise<Served> {
+  const { platform, app } = await openForDemo(config, true);
+  let url: string;
+  try {
+    url = await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    await app.close();
+    await platform.close();
+    throw error;
+  }
+  // As `roundtrip serve` does (src/cli/commands/server.ts): schedules and streaming activation run under a server.
+  platform.schedules.start({ logger: app.log });
+  platform.activation.startStreaming();
+  writeServerInfo(config.dataDir, { pid: process.pid, url, startedAt: new Date().toISOString() });
+  return {
+    url,
+    stop: async () => {
+      clearServerInfo(config.dataDir, process.pid);
+      await app.close();
+      await platform.close();
+    },
+  };
+}
