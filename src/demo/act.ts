@@ -6,7 +6,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { startSmtpSink, type ReceivedMail } from '../campaigns/test-kit.ts';
+import { startSmtpSink, type ReceivedMail } from '../campaigns/smtp-sink.ts';
 import { RoundtripError } from '../core/errors.ts';
 import { mix32 } from '../synthetic/random.ts';
 import { AT_RISK_KEY } from './audiences.ts';

@@ -4,6 +4,7 @@
  */
 import { clearServerInfo, writeServerInfo } from '../platform/data-dir.ts';
 import type { Config } from '../core/config.ts';
+import { startBackgroundWork } from '../server/background.ts';
 import { openForDemo } from './setup.ts';
 
 export interface Served {
@@ -21,9 +22,7 @@ export async function serveDemo(config: Config): Promise<Served> {
     await platform.close();
     throw error;
   }
-  // As `roundtrip serve` does (src/cli/commands/server.ts): schedules and streaming activation run under a server.
-  platform.schedules.start({ logger: app.log });
-  platform.activation.startStreaming();
+  startBackgroundWork(platform, app.log);
   writeServerInfo(config.dataDir, { pid: process.pid, url, startedAt: new Date().toISOString() });
   return {
     url,

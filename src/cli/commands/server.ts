@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { isInitialised, clearServerInfo, writeServerInfo } from '../../platform/data-dir.ts';
 import { initDataDir, openPlatform } from '../../platform/platform.ts';
 import { buildApp } from '../../server/app.ts';
+import { startBackgroundWork } from '../../server/background.ts';
 import { platformBackend, readTlsFiles, startPgWireServer, type PgWireServer } from '../../query/pgwire/server.ts';
 import type { Config } from '../../core/config.ts';
 import type { CliContext } from '../context.ts';
@@ -46,10 +47,8 @@ async function serve(config: Config, pgOptions: PgOptions = {}): Promise<void> {
       throw new RoundtripError('RT_CONFIG_INVALID', `The Postgres wire endpoint could not listen on ${config.host}:${pgPort}: ${(error as Error).message}`);
     }
   }
-  // Only the server runs the scheduler's timer: schedules fire while the data directory is served.
-  platform.schedules.start({ logger: app.log });
-  // Streaming activation (API destinations) polls membership changes only while a server owns the data directory.
-  platform.activation.startStreaming();
+  // Only the server runs the scheduler's timer and streaming activation: they work while the data directory is served.
+  startBackgroundWork(platform, app.log);
   writeServerInfo(config.dataDir, { pid: process.pid, url: address, startedAt: new Date().toISOString(), ...(pg ? { pgPort: pg.port } : {}) });
   console.log(`Roundtrip serves ${config.dataDir} at ${address} (console: ${address}/console/, API docs: ${address}/docs)`);
   if (pg) console.log(`Postgres wire endpoint on ${pg.host}:${pg.port}${tls ? ' (TLS)' : ''}: database = sandbox name, password = API key`);
