@@ -28,6 +28,10 @@ export const SCREENS: ScreenDef[] = [
   { path: 'profiles', title: 'Profiles', needs: 'profile:read', load: () => import('./screens/Profiles.tsx') },
   { path: 'queries', title: 'Queries', needs: 'query:read', load: () => import('./screens/Queries.tsx') },
   { path: 'clv', title: 'CLV', needs: 'clv:read', load: () => import('./screens/Clv.tsx') },
+  { path: 'audiences', title: 'Audiences', needs: 'audience:read', load: () => import('./screens/Audiences.tsx') },
+  { path: 'insights', title: 'Insights', needs: 'dashboard:read', load: () => import('./screens/Insights.tsx') },
+  { path: 'destinations', title: 'Destinations', needs: 'audience:read', load: () => import('./screens/Destinations.tsx') },
+  { path: 'campaigns', title: 'Campaigns', needs: 'audience:read', load: () => import('./screens/Campaigns.tsx') },
 ];
 
 const lazyScreens = new Map(SCREENS.map((s) => [s.path, lazy(s.load)]));
