@@ -22,7 +22,7 @@ import { CAMPAIGN_DIM, ensureFactTables, FACTS, ordersByProfileSql, ordersSource
 import type { RefreshResultT, UpliftViewT } from './payloads.ts';
 import { columnPath, type CampaignRecord, type CampaignService } from './service.ts';
 import { LEDGER, type CampaignStore } from './store.ts';
-import { moments, proportionDifference, welchDifference, type Moments } from './uplift.ts';
+import { moments, proportionDifference, welchDifference, type Interval, type Moments } from './uplift.ts';
 
 /** The dataset orders are read from unless a call names another. */
 export const DEFAULT_ORDERS_DATASET = 'Orders';
@@ -44,7 +44,11 @@ export interface GroupStats {
 }
 
 /** Per-profile outcomes → the two groups' numbers and the intervals (pure; the property test drives it). */
-export function upliftFromGroups(treated: GroupStats, holdout: GroupStats): Pick<UpliftViewT, 'treated' | 'holdout' | 'conversion' | 'revenuePerProfile'> {
+/** Treated against holdout; intervals may hold NaN where a group is too small (the API turns those into null). */
+export function upliftFromGroups(
+  treated: GroupStats,
+  holdout: GroupStats,
+): Pick<UpliftViewT, 'treated' | 'holdout'> & { conversion: Interval; revenuePerProfile: Interval & { df: number } } {
   const view = (g: GroupStats) => ({
     profiles: g.n,
     converters: g.converters,
@@ -158,7 +162,14 @@ export function widgetSql(id: string, params: WidgetParams = {}): string {
     .replaceAll('$CAMPAIGN_ID', campaign);
 }
 
+/** NaN and ±Infinity (a statistic a group is too small for) become null, which JSON can carry. */
+export function estimatesOnly<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value, (_key, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))) as T;
+}
+
 export class CampaignAnalysis {
+  private readonly factTables = new WeakMap<SandboxWarehouse, Promise<void>>();
+
   private readonly running = new Map<string, Promise<unknown>>();
 
   constructor(private readonly deps: AnalysisDeps) {}
@@ -234,12 +245,12 @@ export class CampaignAnalysis {
           GROUP BY l.message_id, l.holdout`, { c: campaignId })
       ).rows;
       const outcomes = (holdout: boolean) => rows.filter((r) => r.holdout === holdout).map((r) => ({ converted: r.converted === true, revenue: Number(r.revenue) }));
-      return {
+      return estimatesOnly({
         campaignId,
         windowDays: days,
         ...upliftFromGroups(groupStats(outcomes(false)), groupStats(outcomes(true))),
         clvChange: await this.clvChange(sandbox, warehouse, campaign, policies),
-      };
+      });
     });
   }
 
@@ -265,13 +276,26 @@ export class CampaignAnalysis {
   }
 
   /** Runs one of the post-campaign widgets against the facts (after a refresh, it shows the exact counts). */
+  /** Serialises the creation of the fact tables per sandbox database: parallel first widget reads raced on it. */
+  private factTablesOf(warehouse: SandboxWarehouse): Promise<void> {
+    let ready = this.factTables.get(warehouse);
+    if (!ready) {
+      ready = ensureFactTables(warehouse).catch((error: unknown) => {
+        this.factTables.delete(warehouse);
+        throw error;
+      });
+      this.factTables.set(warehouse, ready);
+    }
+    return ready;
+  }
+
   async widget(actor: Principal, sandbox: string, id: string, params: WidgetParams = {}): Promise<{ id: string; title: string; rows: JsonRecord[] }> {
     authorize(actor, 'dashboard:read', sandbox);
     const sql = widgetSql(id, params);
     const warehouse = await this.deps.store.warehouseOf(sandbox);
+    await this.factTablesOf(warehouse);
     const session = await warehouse.openSession();
     try {
-      await ensureFactTables(session);
       return { id, title: CAMPAIGN_WIDGETS.find((w) => w.id === id)!.title, rows: (await session.query(sql)).rows };
     } finally {
       session.close();

@@ -99,12 +99,14 @@ export type CampaignViewT = Static<typeof CampaignView>;
 export const SendResult = Type.Object({ campaignId: Type.String(), status: CampaignStatus, totals: SendTotals });
 export type SendResultT = Static<typeof SendResult>;
 
+/** Null where a statistic cannot be estimated (an empty group, or one member: no variance). */
+const Estimate = Nullable(Type.Number());
 const IntervalView = Type.Object({
-  difference: Type.Number(),
-  low: Type.Number(),
-  high: Type.Number(),
-  standardError: Type.Number(),
-  relative: Nullable(Type.Number()),
+  difference: Estimate,
+  low: Estimate,
+  high: Estimate,
+  standardError: Estimate,
+  relative: Estimate,
 });
 const GroupView = Type.Object({ profiles: Type.Integer(), converters: Type.Integer(), conversionRate: Type.Number(), revenue: Type.Number(), revenuePerProfile: Type.Number() });
 
@@ -114,13 +116,13 @@ export const UpliftView = Type.Object({
   treated: GroupView,
   holdout: GroupView,
   conversion: IntervalView,
-  revenuePerProfile: Type.Intersect([IntervalView, Type.Object({ df: Type.Number() })]),
+  revenuePerProfile: Type.Intersect([IntervalView, Type.Object({ df: Estimate })]),
   clvChange: Nullable(
     Type.Object({
       profiles: Type.Integer({ description: 'Profiles with a predicted CLV both at send time and now' }),
-      treatedMeanChange: Type.Number(),
-      holdoutMeanChange: Type.Number(),
-      difference: Type.Intersect([IntervalView, Type.Object({ df: Type.Number() })]),
+      treatedMeanChange: Estimate,
+      holdoutMeanChange: Estimate,
+      difference: Type.Intersect([IntervalView, Type.Object({ df: Estimate })]),
     }),
   ),
 });

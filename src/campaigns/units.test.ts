@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { Rng } from '../synthetic/random.ts';
-import { groupStats, upliftFromGroups } from './analysis.ts';
+import { estimatesOnly, groupStats, upliftFromGroups } from './analysis.ts';
 import { holdoutDraw, isHeldOut } from './holdout.ts';
 import { privacyProxyOf } from './privacy-proxy.ts';
 import { checkTemplate, renderMessage } from './template.ts';
@@ -95,6 +95,14 @@ describe('uplift statistics', () => {
       });
     return upliftFromGroups(groupStats(group(n.treated, p0 + effect)), groupStats(group(n.holdout, p0)));
   }
+
+  test('a holdout too small to estimate gives null bounds, not NaN (which JSON cannot carry)', () => {
+    const u = estimatesOnly(upliftFromGroups(groupStats([{ converted: true, revenue: 20 }, { converted: false, revenue: 0 }]), groupStats([{ converted: false, revenue: 0 }])));
+    assert.equal(u.revenuePerProfile.low, null);
+    assert.equal(u.revenuePerProfile.df, null);
+    assert.equal(u.treated.profiles, 2);
+    assert.doesNotThrow(() => JSON.stringify(u));
+  });
 
   test('a known effect is recovered inside its interval, and the intervals cover the truth about 95% of the time over many seeds', () => {
     const effect = 0.03;
