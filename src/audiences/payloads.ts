@@ -234,4 +234,22 @@ export const StreamingStatsView = Type.Object({
     { samples: Type.Integer(), p50: Type.Number(), p95: Type.Number(), p99: Type.Number(), max: Type.Number() },
     { description: 'From the commit of the streamed records (published on the bus) to the membership change' },
   ),
+  fastPath: Type.Optional(
+    Type.Object(
+      {
+        events: Type.Integer({ description: 'Streamed event records seen at acknowledgement (sandboxes with fast-path audiences)' }),
+        decided: Type.Integer({ description: 'Events decided at acknowledgement' }),
+        fallbacks: Type.Integer({ description: 'Events left to the slow path (identity not in the graph yet, a merge, a profile being updated)' }),
+        groups: Type.Integer({ description: 'Micro-groups (one membership commit each at most)' }),
+        evaluations: Type.Integer(),
+        changes: Type.Integer(),
+        identityCache: Type.Object({ hits: Type.Integer(), misses: Type.Integer() }),
+        latencyMs: Type.Object(
+          { samples: Type.Integer(), p50: Type.Number(), p95: Type.Number(), p99: Type.Number(), max: Type.Number() },
+          { description: 'From the acknowledgement of the event to the commit of the membership row it changed' },
+        ),
+      },
+      { description: 'Streaming evaluation at acknowledgement (the fast path)' },
+    ),
+  ),
 });

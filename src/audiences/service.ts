@@ -50,6 +50,7 @@ export class AudienceService {
       clock,
       warehouse: (sandbox) => platform.warehouse.sandbox(sandbox),
       eventDatasets: (sandbox) => eventDatasets(metadata, identity, sandbox),
+      datasets: (sandbox) => metadata.datasets.list(sandbox),
       warn: (message, error) => console.warn(`[audiences] ${message}:`, (error as Error).message),
     });
     this.estimates = new Estimates({ metadata, audit, clock, graph: identity });

@@ -12,8 +12,14 @@
  *
  * Latency: committed streaming records are also read from the event bus; when a round covering a record's
  * snapshot has written its memberships, the time since the record was committed is one latency sample
- * (percentiles on `GET /segment/streaming/stats`). `onChange` listeners hear every membership change (the
- * benchmark measures from the acknowledgement of the HTTP request with it).
+ * (percentiles on `GET /segment/streaming/stats`). `onChange` listeners hear every membership change, of both
+ * paths and also of rounds that went through the batch SQL.
+ *
+ * The fast path (`fast-path.ts`) decides most events at acknowledgement, long before this slow path sees them;
+ * this path stays the source of truth. The two never fight: rounds run one after another, both write under
+ * one `MembershipLock` and only write differences, and a round evaluates a profile with the events the fast
+ * path holds for it added, so an acknowledged event not yet applied cannot make it exit a profile the fast
+ * path just qualified. Such profiles are evaluated in process even in a round that takes the batch SQL.
  */
 import type { Clock } from '../core/clock.ts';
 import type { GraphContext, IdentityGraph } from '../identity/graph.ts';
@@ -26,8 +32,10 @@ import type { MergePolicies } from '../profile/merge-policies.ts';
 import { evaluateBatch } from './batch.ts';
 import { dependencyLayers, type Definition, type SegmentDefinitions } from './definitions.ts';
 import { evaluate, type Prepared } from './engine.ts';
+import { FastPath, percentile, type FastPathStats } from './fast-path.ts';
 import { profileEvents, type ProfileEvent } from './events-relation.ts';
-import { ensureMembershipTables } from './membership-tables.ts';
+import { MembershipLock } from './fast-path-writes.ts';
+import { ensureMembershipTables, MEMBERSHIP_TABLE } from './membership-tables.ts';
 import { applyQualified, realizedSegments, refreshProfileMaps } from './membership.ts';
 
 export interface MembershipChange {
@@ -35,7 +43,12 @@ export interface MembershipChange {
   segmentId: string;
   profileId: number;
   status: 'realized' | 'exited';
+  /** When the change was committed (ms, `Date.now()`). */
   at: number;
+  /** Fast path only: the acknowledgement of the earliest event that caused it. */
+  acknowledgedAt?: number;
+  /** Which path wrote it (slow: after the dataset apply and the graph). */
+  path?: 'fast' | 'slow';
 }
 
 interface Pending {
@@ -65,13 +78,15 @@ export interface StreamingDeps {
   clock: Clock;
   warehouse: (sandbox: string) => Promise<SandboxWarehouse>;
   eventDatasets: (sandbox: string) => Promise<DatasetRecord[]>;
+  /** Every dataset of a sandbox (the fast path defers profiles whose attribute records stream in); default: the event datasets. */
+  datasets?: (sandbox: string) => Promise<DatasetRecord[]>;
   warn: (message: string, error: unknown) => void;
 }
 
 const emptyPending = (): Pending => ({ graphs: new Set(), nodes: new Set(), full: false, commits: [] });
 
-/** Percentile of a sorted list (nearest rank). */
-const percentile = (sorted: readonly number[], p: number): number => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : 0);
+const pairKey = (segmentId: string, profileId: number): string => `${segmentId}\u0000${profileId}`;
+const valuesOf = (ids: readonly number[]): string => `SELECT * FROM (VALUES ${ids.map((id) => `(${intList([id])})`).join(', ')}) v(profile_id)`;
 
 export class StreamingEvaluator {
   /** Profiles evaluated one by one up to this many per round; beyond, the batch path runs over them. */
@@ -79,6 +94,11 @@ export class StreamingEvaluator {
   private readonly pending = new Map<string, Pending>();
   private readonly published = new Map<string, Published[]>();
   private readonly rounds = new Map<string, Promise<void>>();
+  /** Sandboxes with a round queued that has not taken its pending changes yet. */
+  private readonly scheduled = new Set<string>();
+  /** One membership writer per sandbox across the slow and the fast path. */
+  readonly lock = new MembershipLock();
+  readonly fastPath: FastPath;
   private readonly subscriptions = new Map<string, Subscription>();
   private readonly segmentCache = new Map<string, Promise<StreamingSegment[]>>();
   private readonly listeners: ((change: MembershipChange) => void)[] = [];
@@ -86,7 +106,29 @@ export class StreamingEvaluator {
   private readonly totals = { evaluations: 0, changes: 0, rounds: 0 };
   private closed = false;
 
-  constructor(private readonly deps: StreamingDeps) {}
+  constructor(private readonly deps: StreamingDeps) {
+    this.fastPath = new FastPath({
+      graph: deps.graph,
+      policies: deps.policies,
+      datasets: deps.datasets ?? deps.eventDatasets,
+      eventDatasets: deps.eventDatasets,
+      segments: (sandbox) => this.segments(sandbox),
+      warehouse: deps.warehouse,
+      clock: deps.clock,
+      lock: this.lock,
+      changed: (changes) => this.emit(changes),
+      warn: deps.warn,
+    });
+  }
+
+  /** The streaming ingestion's acknowledgement listener (`StreamingIngest.onAcknowledged`). */
+  acknowledged(sandbox: string, writes: Parameters<FastPath['acknowledged']>[1], acknowledgedAt: number): void {
+    if (!this.closed) this.fastPath.acknowledged(sandbox, writes, acknowledgedAt);
+  }
+
+  private emit(changes: readonly MembershipChange[]): void {
+    for (const change of changes) for (const listener of this.listeners) listener(change);
+  }
 
   onChange(listener: (change: MembershipChange) => void): void {
     this.listeners.push(listener);
@@ -107,6 +149,7 @@ export class StreamingEvaluator {
     change.graphs.forEach((g) => pending.graphs.add(g));
     change.nodes.forEach((n) => pending.nodes.add(n));
     pending.full ||= change.full;
+    this.fastPath.graphChanged(sandbox, change);
     const applied = new Map(context.datasets.map((d) => [d.id, d.lastSnapshotId]));
     const waiting = this.published.get(sandbox) ?? [];
     const covered = waiting.filter((p) => p.snapshotId <= (applied.get(p.datasetId) ?? 0));
@@ -133,36 +176,50 @@ export class StreamingEvaluator {
     this.subscriptions.set(sandbox, this.deps.bus.subscribe({ sandbox }, handler, { name: 'streaming-audiences' }));
   }
 
-  /** One round at a time per sandbox; a round started while one runs picks up what arrived meanwhile. */
+  /**
+   * One round at a time per sandbox, in order: a change arriving during a round queues one more round after
+   * it, which takes everything gathered meanwhile. (Overlapping rounds could write an older decision last.)
+   */
   private schedule(sandbox: string): void {
-    if (this.rounds.has(sandbox)) return;
-    const round = (async () => {
-      // Wait for the lock: the profile store updates the touched rows after this listener, under it.
-      await this.deps.graph.withLock(sandbox, () => Promise.resolve());
-      this.rounds.delete(sandbox);
-      const pending = this.pending.get(sandbox);
-      this.pending.delete(sandbox);
-      if (pending) await this.round(sandbox, pending);
-    })().catch((error: unknown) => {
-      this.rounds.delete(sandbox);
-      this.deps.warn(`Streaming evaluation of sandbox ${sandbox} failed`, error);
-    });
+    if (this.scheduled.has(sandbox)) return;
+    this.scheduled.add(sandbox);
+    const previous = this.rounds.get(sandbox) ?? Promise.resolve();
+    const round: Promise<void> = previous
+      .then(async () => {
+        // Wait for the lock: the profile store updates the touched rows after this listener, under it.
+        await this.deps.graph.withLock(sandbox, () => Promise.resolve());
+        this.scheduled.delete(sandbox);
+        const pending = this.pending.get(sandbox);
+        this.pending.delete(sandbox);
+        if (pending) await this.round(sandbox, pending);
+      })
+      .catch((error: unknown) => {
+        this.scheduled.delete(sandbox);
+        this.deps.warn(`Streaming evaluation of sandbox ${sandbox} failed`, error);
+      })
+      .finally(() => {
+        if (this.rounds.get(sandbox) === round) this.rounds.delete(sandbox);
+      });
     this.rounds.set(sandbox, round);
   }
 
-  /** Resolves once no round is running or scheduled (tests, benchmarks, shutdown). */
+  /** Resolves once no round (slow or fast) is running or scheduled (tests, benchmarks, shutdown). */
   async idle(): Promise<void> {
-    while (this.rounds.size) await Promise.all([...this.rounds.values()]);
+    do {
+      await this.fastPath.idle();
+      while (this.rounds.size) await Promise.all([...this.rounds.values()]);
+    } while (this.rounds.size);
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    await this.fastPath.close();
     await this.idle();
     await Promise.all([...this.subscriptions.values()].map((s) => s.unsubscribe()));
     this.subscriptions.clear();
   }
 
-  private segments(sandbox: string): Promise<StreamingSegment[]> {
+  segments(sandbox: string): Promise<StreamingSegment[]> {
     let found = this.segmentCache.get(sandbox);
     if (!found) {
       found = (async () => {
@@ -187,6 +244,8 @@ export class StreamingEvaluator {
       for (const [policyId, list] of byPolicy) {
         const policy = await this.deps.policies.get(sandbox, policyId);
         const ids = [...(policy.idStitching === 'none' ? pending.nodes : pending.graphs)];
+        // Rows and events of these profiles changed: the fast path reads them again on their next event.
+        this.fastPath.invalidate(sandbox, policy, pending.full ? 'all' : ids);
         if (pending.full || ids.length > this.maxInProcess) await this.viaBatch(sandbox, policy, list, pending.full ? undefined : ids);
         else if (ids.length) await this.inProcess(sandbox, policy, list, ids);
       }
@@ -218,6 +277,7 @@ export class StreamingEvaluator {
     const lookbacks = list.filter((s) => s.prepared.features.eventReferences > 0).map((s) => s.prepared.lookbackDays);
     const since = lookbacks.some((l) => l === null) ? null : lookbacks.length ? new Date(now.getTime() - Math.max(...(lookbacks as number[])) * 86_400_000 - 1000) : undefined;
     const events: Map<number, ProfileEvent[]> = since === undefined ? new Map<number, ProfileEvent[]>() : await profileEvents(warehouse, policy, await this.deps.eventDatasets(sandbox), [...profiles.keys()], since);
+    if (since !== undefined) for (const id of profiles.keys()) this.withCachedEvents(sandbox, policy, id, events);
     const realized = await realizedSegments(warehouse, policy.id, ids);
     const qualified: [string, number][] = [];
     for (const segment of this.order(list)) {
@@ -237,16 +297,33 @@ export class StreamingEvaluator {
     return qualified;
   }
 
-  /** Profile by profile, in process, then the transitions. */
+  /**
+   * Adds the events the fast path holds for a profile (acknowledged, maybe not applied yet) to those read from
+   * the datasets, once each (by `_id`).
+   */
+  private withCachedEvents(sandbox: string, policy: MergePolicyRecord, id: number, events: Map<number, ProfileEvent[]>): void {
+    const cached = this.fastPath.cachedEvents(sandbox, policy.id, id);
+    if (cached.length === 0) return;
+    const list = events.get(id) ?? [];
+    const seen = new Set(list.map((e) => (typeof e._id === 'string' ? e._id : JSON.stringify(e))));
+    for (const e of cached) if (!seen.has(typeof e._id === 'string' ? e._id : JSON.stringify(e))) list.push(e);
+    events.set(id, list);
+  }
+
+  /** Profile by profile, in process, then the transitions (under the membership lock). */
   private async inProcess(sandbox: string, policy: MergePolicyRecord, list: readonly StreamingSegment[], ids: readonly number[]): Promise<void> {
     const warehouse = await this.deps.warehouse(sandbox);
     const now = this.deps.clock.now();
     const qualified = await this.qualify(sandbox, policy, list, ids, now);
+    await this.lock.run(sandbox, () => this.writeQualified(sandbox, warehouse, policy, list, ids, qualified, now));
+  }
+
+  private async writeQualified(sandbox: string, warehouse: SandboxWarehouse, policy: MergePolicyRecord, list: readonly StreamingSegment[], ids: readonly number[], qualified: [string, number][], now: Date): Promise<void> {
     const session = await warehouse.openSession();
     try {
       await session.query(`CREATE OR REPLACE TEMP TABLE _rt_aud_stream_q (segment_id VARCHAR, profile_id BIGINT)`);
       if (qualified.length) await session.query(`INSERT INTO _rt_aud_stream_q VALUES ${qualified.map(([s, p]) => `(${quoteLiteral(s)}, ${intList([p])})`).join(', ')}`);
-      const scope = `SELECT * FROM (VALUES ${ids.map((id) => `(${intList([id])})`).join(', ')}) v(profile_id)`;
+      const scope = valuesOf(ids);
       const transitions = await applyQualified(session, {
         policy,
         segments: list.map((s) => s.definition.id),
@@ -262,44 +339,77 @@ export class StreamingEvaluator {
       if (this.listeners.length) {
         const changed = await session.query(`SELECT segment_id, profile_id, status FROM _rt_aud_stream_changes`);
         const at = Date.now();
-        for (const r of changed.rows) {
-          const change: MembershipChange = { sandbox, segmentId: r.segment_id as string, profileId: Number(r.profile_id), status: r.status as 'realized' | 'exited', at };
-          for (const listener of this.listeners) listener(change);
-        }
+        this.emit(changed.rows.map((r) => ({ sandbox, segmentId: r.segment_id as string, profileId: Number(r.profile_id), status: r.status as 'realized' | 'exited', at, path: 'slow' })));
       }
     } finally {
       session.close();
     }
   }
 
-  /** A change too large for one-by-one evaluation: the batch SQL over the touched profiles (or all). */
+  /**
+   * A change too large for one-by-one evaluation: the batch SQL over the touched profiles (or all), except
+   * those the fast path holds events for, which are evaluated in process with them (see `withCachedEvents`).
+   */
   private async viaBatch(sandbox: string, policy: MergePolicyRecord, list: readonly StreamingSegment[], ids: readonly number[] | undefined): Promise<void> {
     const warehouse = await this.deps.warehouse(sandbox);
     if (!(await warehouse.listTables()).includes(policy.snapshotTable)) return;
+    const claimed = this.fastPath.claimed(sandbox, policy.id, ids);
+    const claimedSet = new Set(claimed);
+    const rest = ids?.filter((id) => !claimedSet.has(id));
+    const scope = rest ? valuesOf(rest) : `SELECT profile_id FROM ${quoteIdent(policy.snapshotTable)}${claimed.length ? ` WHERE profile_id NOT IN (${intList(claimed)})` : ''}`;
     const byId = new Map(list.map((s) => [s.definition.id, s]));
     const layers = dependencyLayers([...byId.keys()], (id) => byId.get(id)!.prepared.dependencies).map((layer) => layer.map((id) => ({ id, prepared: byId.get(id)!.prepared })));
-    const result = await evaluateBatch({
-      warehouse,
-      graph: this.deps.graph,
-      policy,
-      eventDatasets: await this.deps.eventDatasets(sandbox),
-      layers,
-      now: this.deps.clock.now(),
-      source: 'streaming',
-      profiles: ids ? `SELECT * FROM (VALUES ${ids.map((id) => `(${intList([id])})`).join(', ')}) v(profile_id)` : undefined,
+    const segmentIds = [...byId.keys()];
+    if (rest?.length !== 0) await this.lock.run(sandbox, async () => {
+      const before = this.listeners.length ? await this.memberships(warehouse, policy, segmentIds, scope) : undefined;
+      const result = await evaluateBatch({
+        warehouse,
+        graph: this.deps.graph,
+        policy,
+        eventDatasets: await this.deps.eventDatasets(sandbox),
+        layers,
+        now: this.deps.clock.now(),
+        source: 'streaming',
+        profiles: scope,
+      });
+      for (const s of result.segments.values()) this.totals.changes += s.entered + s.exited;
+      if (before) {
+        // The batch SQL reports counts only: listeners hear the rows whose version moved.
+        const after = await this.memberships(warehouse, policy, segmentIds, scope);
+        const at = Date.now();
+        const changes: MembershipChange[] = [];
+        for (const [key, row] of after) {
+          if (before.get(key)?.version === row.version) continue;
+          changes.push({ sandbox, segmentId: row.segmentId, profileId: row.profileId, status: row.status, at, path: 'slow' });
+        }
+        this.emit(changes);
+      }
     });
-    for (const s of result.segments.values()) this.totals.changes += s.entered + s.exited;
+    for (let i = 0; i < claimed.length; i += this.maxInProcess) await this.inProcess(sandbox, policy, list, claimed.slice(i, i + this.maxInProcess));
   }
 
-  stats(): { evaluations: number; changes: number; rounds: number; latencyMs: { samples: number; p50: number; p95: number; p99: number; max: number } } {
+  /** Membership rows of some segments for the profiles of a relation, by (segment, profile). */
+  private async memberships(warehouse: SandboxWarehouse, policy: MergePolicyRecord, segmentIds: readonly string[], scope: string) {
+    const rows = await warehouse.query(
+      `SELECT segment_id, profile_id, status, version FROM ${MEMBERSHIP_TABLE} WHERE merge_policy_id = ${quoteLiteral(policy.id)} AND segment_id IN (${segmentIds.map(quoteLiteral).join(', ')}) AND profile_id IN (${scope})`,
+    );
+    const out = new Map<string, { segmentId: string; profileId: number; status: 'realized' | 'exited'; version: number }>();
+    for (const r of rows.rows) out.set(pairKey(r.segment_id as string, Number(r.profile_id)), { segmentId: r.segment_id as string, profileId: Number(r.profile_id), status: r.status as 'realized' | 'exited', version: Number(r.version) });
+    return out;
+  }
+
+  /** Slow-path counters and commit → membership latency, with the fast path's (acknowledgement → membership committed). */
+  stats(): { evaluations: number; changes: number; rounds: number; latencyMs: { samples: number; p50: number; p95: number; p99: number; max: number }; fastPath: FastPathStats } {
     const sorted = [...this.latencies].sort((a, b) => a - b);
     return {
       ...this.totals,
       latencyMs: { samples: sorted.length, p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? 0 },
+      fastPath: this.fastPath.stats(),
     };
   }
 
   resetStats(): void {
     this.latencies.length = 0;
+    this.fastPath.resetStats();
   }
 }

@@ -136,6 +136,7 @@ export class Platform {
     this.identity = new IdentityGraph(metadata, warehouse, this.registry, this.audit);
     this.mergePolicies = new MergePolicies(metadata, this.audit, clock);
     this.audiences = new AudienceService(this);
+    this.streaming.onAcknowledged((sandbox, writes, at) => this.audiences.streaming.acknowledged(sandbox, writes, at));
     this.profileStore = new ProfileStore(warehouse, this.identity, this.mergePolicies);
     this.profiles = new Profiles(metadata, this.identity, this.mergePolicies, this.profileStore, {
       // Read-your-writes for streaming: what was acknowledged for this sandbox is applied before a profile read.

@@ -19,11 +19,11 @@ import type { Clock } from '../../core/clock.ts';
 import { RoundtripError } from '../../core/errors.ts';
 import type { EventBus } from '../../ports/event-bus.ts';
 import type { MetadataStore } from '../../ports/metadata-store.ts';
-import type { Warehouse } from '../../ports/warehouse.ts';
+import type { JsonRecord, Warehouse } from '../../ports/warehouse.ts';
 import type { FailedRecords } from '../failed-records.ts';
 import { Applier, type ApplierLog, type ApplyCounts } from './applier.ts';
 import { StreamingConnections } from './connections.ts';
-import type { EntryBuilder } from './intake.ts';
+import type { EntryBuilder, StreamEntry } from './intake.ts';
 import { Lane, type QueuedEntry } from './lane.ts';
 import type { StreamingOptions } from './options.ts';
 import type { StreamingStatsT } from './payloads.ts';
@@ -42,6 +42,13 @@ export interface StreamingDeps {
   options: StreamingOptions;
   log?: ApplierLog;
 }
+
+/**
+ * An acknowledged request, told right after its entry is durable (before the HTTP answer goes out): the records
+ * it wrote per dataset id, and when it became durable (`Date.now()`). Listeners must be cheap (queue and
+ * return); what they throw or reject is logged and never reaches ingestion.
+ */
+export type AcknowledgedListener = (sandbox: string, writes: Readonly<Record<string, readonly JsonRecord[]>>, acknowledgedAt: number) => void | Promise<void>;
 
 const consoleLog: ApplierLog = { warn: (message, details) => console.warn(`[streaming] ${message}`, details ?? '') };
 
@@ -89,6 +96,7 @@ export class StreamingIngest {
   private closing = false;
   private unlock: (() => void) | undefined;
   private readonly totals = { accepted: 0, applied: 0, duplicates: 0, failed: 0, overloaded: 0 };
+  private readonly acknowledgedListeners: AcknowledgedListener[] = [];
 
   constructor(private readonly deps: StreamingDeps) {
     this.log = deps.log ?? consoleLog;
@@ -127,6 +135,23 @@ export class StreamingIngest {
     });
   }
 
+  /** Hears every acknowledged entry (streaming audiences evaluate from here, before the datasets apply it). */
+  onAcknowledged(listener: AcknowledgedListener): void {
+    this.acknowledgedListeners.push(listener);
+  }
+
+  private acknowledged(sandbox: string, entry: StreamEntry): void {
+    const at = Date.now();
+    for (const listener of this.acknowledgedListeners) {
+      try {
+        const done = listener(sandbox, entry.writes, at);
+        if (done) done.catch((error: unknown) => this.log.warn('A listener of acknowledged streaming records failed.', (error as Error).message));
+      } catch (error) {
+        this.log.warn('A listener of acknowledged streaming records failed.', (error as Error).message);
+      }
+    }
+  }
+
   /** Makes the request's entry durable; resolves once it is synced to the log (the acknowledgement point). */
   async commit(builder: EntryBuilder): Promise<void> {
     if (builder.size === 0) return;
@@ -139,6 +164,7 @@ export class StreamingIngest {
     try {
       await appending;
       this.totals.accepted += builder.size;
+      if (this.acknowledgedListeners.length) this.acknowledged(builder.connection.sandbox, entry);
     } catch (error) {
       this.queuedBytes -= bytes;
       this.queuedRecords -= builder.size;

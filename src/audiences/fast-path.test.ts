@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { MembershipChange } from './streaming.ts';
+import { createTestPlatform, type TestPlatform } from '../testing/platform.ts';
+
+const MEMBER_SCHEMA = {
+  title: 'Members',
+  class: 'profile',
+  fieldGroups: ['person-details', 'identity-map'],
+  fields: { crmId: { type: 'string' }, loyaltyStatus: { type: 'string' } },
+  identities: [{ path: '_roundtrip.crmId', namespace: 'CRMID', primary: true }],
+};
+const EVENT_SCHEMA = { title: 'Shop events', class: 'experienceevent', fieldGroups: ['commerce-details', 'identity-map'] };
+const CHECKOUT_24H = 'CHAIN(xEvent, timestamp, [C0: WHAT(eventType.equals("commerce.checkouts", false)) WHEN(<= 24 hours before now)])';
+/** Exactly one checkout in the last day: the first qualifies, a second one exits. */
+const ONE_CHECKOUT = 'xEvent.filter(eventType = "commerce.checkouts" and timestamp occurs <= 24 hours before now).count() = 1';
+const BURST = 2000;
+
+describe('streaming audiences: the fast path from acknowledgement', () => {
+  let t: TestPlatform;
+  let connection: { id: string; secret: string };
+  let members: string;
+  const saved = { apply: process.env.ROUNDTRIP_STREAM_APPLY_INTERVAL_MS, poll: process.env.ROUNDTRIP_IDENTITY_POLL_MS };
+  const changes: MembershipChange[] = [];
+  let checkedOutToday = '';
+
+  before(async () => {
+    // The dataset apply (and with it the slow path) waits a minute: whatever qualifies before is the fast path's.
+    process.env.ROUNDTRIP_STREAM_APPLY_INTERVAL_MS = '60000';
+    process.env.ROUNDTRIP_IDENTITY_POLL_MS = '0';
+    t = await createTestPlatform();
+    t.platform.audiences.streaming.onChange((c) => changes.push(c));
+    const schema = async (body: unknown) => (await t.call('POST', '/schemas', { body })).body.id as string;
+    members = (await t.call('POST', '/datasets', { body: { name: 'members', schemaId: await schema(MEMBER_SCHEMA), profileEnabled: true } })).body.id as string;
+    assert.ok(members);
+    assert.equal((await t.call('POST', '/datasets', { body: { name: 'shop events', schemaId: await schema(EVENT_SCHEMA), profileEnabled: true } })).status, 201);
+    const records = [...['A', 'B', 'C'].map((id) => ({ _id: `m-${id}`, _roundtrip: { crmId: id, loyaltyStatus: 'GOLD' } })), ...Array.from({ length: BURST }, (_, i) => ({ _id: `m-P${i}`, _roundtrip: { crmId: `P${i}`, loyaltyStatus: 'SILVER' } }))];
+    assert.equal((await t.call('POST', `/datasets/${members}/records`, { body: { records } })).status, 201);
+    await t.platform.identity.sync('prod');
+    await t.platform.profileStore.ensureCurrent('prod');
+    const created = await t.call('POST', '/streaming/connections', { body: { name: 'shop', dataset: 'shop events', profileDataset: 'members' } });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    connection = { id: created.body.connection.id, secret: created.body.secret };
+  });
+  after(async () => {
+    for (const [name, value] of [['ROUNDTRIP_STREAM_APPLY_INTERVAL_MS', saved.apply], ['ROUNDTRIP_IDENTITY_POLL_MS', saved.poll]] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    await t.dispose();
+  });
+
+  const checkout = (crm: string, id: string) => ({ header: {}, body: { xdmEntity: { _id: id, timestamp: new Date().toISOString(), eventType: 'commerce.checkouts', identityMap: { CRMID: [{ id: crm }] } } } });
+  const sendBatch = async (messages: unknown[]) => {
+    const res = await t.app.inject({ method: 'POST', url: `/collection/batch/${connection.id}`, payload: { messages }, headers: { authorization: `Bearer ${connection.secret}` } });
+    assert.equal(res.statusCode, 200, res.body);
+  };
+  const segment = async (name: string, pql: string) => {
+    const res = await t.call('POST', '/segment/definitions', { body: { name, expression: { type: 'PQL', format: 'pql/text', value: pql }, evaluationInfo: { batch: { enabled: true }, continuous: { enabled: true } } } });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    return res.body.id as string;
+  };
+  const memberIds = async (id: string, status = 'realized') =>
+    (await t.call('GET', `/segment/definitions/${id}/members?limit=10000&status=${status}`)).body.members.map((m: { identities: { id: string }[] }) => m.identities[0]!.id).sort() as string[];
+  const pendingEntries = () => t.platform.streaming.stats().sandboxes.find((s) => s.sandbox === 'prod')?.pendingEntries ?? 0;
+  const waitFor = async (what: string, done: () => boolean, timeoutMs = 10_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!done()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+
+  it('qualifies a profile at acknowledgement, before the dataset apply, and measures acknowledgement → commit', async () => {
+    const id = (checkedOutToday = await segment('Checked out today', CHECKOUT_24H));
+    const sent = Date.now();
+    await sendBatch([checkout('B', 'ev-b-1')]);
+    await waitFor('the fast-path entry', () => changes.some((c) => c.segmentId === id && c.status === 'realized'));
+    const change = changes.find((c) => c.segmentId === id && c.status === 'realized')!;
+    assert.equal(change.path, 'fast');
+    assert.ok(change.acknowledgedAt! >= sent && change.at >= change.acknowledgedAt!, JSON.stringify(change));
+    // Decided before the slow path could: the acknowledged entry is still waiting for the dataset apply.
+    assert.ok(pendingEntries() > 0, 'the event is not applied yet');
+    assert.deepEqual(await memberIds(id), ['B']);
+    const stats = (await t.call('GET', '/segment/streaming/stats')).body;
+    const fast = stats.fastPath;
+    assert.ok(fast.latencyMs.samples >= 1 && fast.decided >= 1 && fast.changes >= 1, JSON.stringify(fast));
+    assert.ok(fast.latencyMs.max >= change.at - change.acknowledgedAt!, JSON.stringify(fast));
+    assert.ok(fast.latencyMs.p99 < 2000, `acknowledgement → membership p99 ${fast.latencyMs.p99} ms`);
+    const history = await (await t.platform.warehouse.sandbox('prod')).query(`SELECT status, source FROM _rt_segment_membership_history WHERE segment_id = $s`, { s: id });
+    assert.deepEqual(history.rows, [{ status: 'realized', source: 'streaming' }]);
+  });
+
+  it('exits a profile on a later event (C also enters "Checked out today")', async () => {
+    const id = await segment('Exactly one checkout today', ONE_CHECKOUT);
+    await sendBatch([checkout('C', 'ev-c-1')]);
+    await waitFor('the entry', () => changes.some((c) => c.segmentId === id && c.status === 'realized'));
+    await sendBatch([checkout('C', 'ev-c-2')]);
+    await waitFor('the exit', () => changes.some((c) => c.segmentId === id && c.status === 'exited'));
+    assert.ok(pendingEntries() > 0, 'both decided before the dataset apply');
+    assert.deepEqual(await memberIds(id), []);
+    assert.deepEqual(await memberIds(id, 'exited'), ['C']);
+    const rows = (await (await t.platform.warehouse.sandbox('prod')).query(`SELECT status, version FROM _rt_segment_membership WHERE segment_id = $s`, { s: id })).rows;
+    assert.deepEqual(rows, [{ status: 'exited', version: 2 }]);
+  });
+
+  it('leaves a new person to the slow path, which qualifies them after the apply; a batch job agrees with streaming', async () => {
+    const id = checkedOutToday;
+    const before = t.platform.audiences.streaming.stats().fastPath.fallbacks;
+    const fastBefore = changes.filter((c) => c.path === 'fast').length;
+    await sendBatch([checkout('NEW-1', 'ev-new-1')]);
+    await t.platform.audiences.streaming.fastPath.idle();
+    assert.equal(t.platform.audiences.streaming.stats().fastPath.fallbacks, before + 1);
+    assert.equal(changes.filter((c) => c.path === 'fast').length, fastBefore, 'the fast path decided nothing for an unknown identity');
+    // The slow path: apply, graph, profile table, then its round.
+    await t.platform.streaming.flush();
+    await t.platform.identity.sync('prod');
+    await t.platform.audiences.streaming.idle();
+    assert.deepEqual(await memberIds(id), ['B', 'C', 'NEW-1']);
+    const slow = changes.filter((c) => c.segmentId === id && c.path === 'slow');
+    assert.equal(slow.length, 1, 'only the new person was the slow path’s to qualify (no second entry for B or C)');
+    // Every membership row is there once, and the fast path's decisions were not undone.
+    const warehouse = await t.platform.warehouse.sandbox('prod');
+    const dupes = await warehouse.query(`SELECT segment_id, profile_id, count(*) AS n FROM _rt_segment_membership GROUP BY ALL HAVING count(*) > 1`);
+    assert.deepEqual(dupes.rows, []);
+    const flaps = await warehouse.query(`SELECT count(*) AS n FROM _rt_segment_membership_history WHERE segment_id = $s AND status = 'exited'`, { s: id });
+    assert.equal(Number(flaps.rows[0]!.n), 0);
+    // The batch job decides the same members.
+    const job = await t.call('POST', '/segment/jobs', { body: [{ segmentId: id }] });
+    const done = await t.platform.audiences.jobs.wait('prod', job.body.id);
+    assert.equal(done.status, 'SUCCEEDED');
+    assert.equal(done.metrics!.segmentedProfileCounter[id], 3);
+    assert.equal(done.metrics!.segmentedProfileByStatusCounter[id]!.entered, 0, 'nothing for the batch job to add');
+    assert.deepEqual(await memberIds(id), ['B', 'C', 'NEW-1']);
+  });
+
+  it(`qualifies every profile of a burst of ${BURST} events`, async () => {
+    const id = await segment('Burst checkouts', CHECKOUT_24H);
+    const requests: Promise<void>[] = [];
+    for (let i = 0; i < BURST; i += 100) {
+      requests.push(sendBatch(Array.from({ length: 100 }, (_, k) => checkout(`P${i + k}`, `burst-${i + k}`))));
+    }
+    await Promise.all(requests);
+    await t.platform.audiences.streaming.fastPath.idle();
+    const entered = new Set(changes.filter((c) => c.segmentId === id && c.status === 'realized' && c.path === 'fast').map((c) => c.profileId));
+    assert.equal(entered.size, BURST);
+    assert.ok(pendingEntries() > 0, 'all decided before the dataset apply');
+    const stats = t.platform.audiences.streaming.stats().fastPath;
+    assert.ok(stats.groups < stats.decided, `group commit: ${stats.groups} groups for ${stats.decided} events`);
+    // The slow path then sees the same events and has nothing to change.
+    await t.platform.streaming.flush();
+    await t.platform.identity.sync('prod');
+    await t.platform.audiences.streaming.idle();
+    const warehouse = await t.platform.warehouse.sandbox('prod');
+    const counts = (await warehouse.query(`SELECT count(*) AS n, count(DISTINCT profile_id) AS d FROM _rt_segment_membership WHERE segment_id = $s AND status = 'realized'`, { s: id })).rows[0]!;
+    assert.deepEqual([Number(counts.n), Number(counts.d)], [BURST, BURST]);
+    const history = (await warehouse.query(`SELECT count(*) AS n FROM _rt_segment_membership_history WHERE segment_id = $s`, { s: id })).rows[0]!;
+    assert.equal(Number(history.n), BURST, 'one transition per profile: the slow path did not write them again');
+  });
+});
