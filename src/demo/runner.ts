@@ -40,7 +40,8 @@ export function stepError(step: Step, error: unknown): RoundtripError {
 }
 
 export async function runDemo(options: DemoOptions, steps: readonly Step[]): Promise<DemoRun> {
-  const config = resolveConfig({ flags: { ...options.config, dataDir: options.dataDir } });
+  // Embedded default only: a DATABASE_URL in the environment belongs to a real deployment (or to other tests).
+  const config = { ...resolveConfig({ flags: { ...options.config, dataDir: options.dataDir } }), databaseUrl: undefined };
   const ctx = createContext(options, config);
   const records: StepRecord[] = [];
   const started = performance.now();

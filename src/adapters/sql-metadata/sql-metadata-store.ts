@@ -4,7 +4,7 @@
  * and migrations.
  */
 import Database from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Selectable } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, sql, SqliteDialect, type Selectable } from 'kysely';
 import pg from 'pg';
 import type {
   ApiKeyRecord,
@@ -295,7 +295,10 @@ export class SqlMetadataStore implements MetadataStore {
 
   async migrate(): Promise<void> {
     // Migrations of separate features are independent; allow a new one to sort before those already applied.
-    const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.dialect), allowUnorderedMigrations: true });
+    // Kysely checks for its lock table across all schemas; naming the schema in use keeps a copy left in another
+    // schema (e.g. `public`) from hiding that this one has none yet.
+    const schema = this.dialect === 'postgres' ? (await sql<{ schema: string }>`SELECT current_schema() AS schema`.execute(this.db)).rows[0]?.schema : undefined;
+    const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.dialect), allowUnorderedMigrations: true, ...(schema ? { migrationTableSchema: schema } : {}) });
     const { error } = await migrator.migrateToLatest();
     if (error) throw error instanceof Error ? error : new Error(`Metadata migration failed: ${JSON.stringify(error)}`);
   }

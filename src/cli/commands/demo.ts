@@ -43,7 +43,8 @@ export function demoCommands(program: Command, ctx: CliContext): void {
         // Only the global --data-dir flag picks the folder: ROUNDTRIP_DATA_DIR names the real data directory, which
         // the demo must not try to replace.
         const dataDir = path.resolve(program.opts<{ dataDir?: string }>().dataDir ?? DEMO_DATA_DIR);
-        const config = ctx.config({ dataDir, port: flags.port, host: flags.host });
+        // The demo runs on the embedded default (SQLite metadata): DATABASE_URL names a real deployment's database.
+        const config = { ...ctx.config({ dataDir, port: flags.port, host: flags.host }), databaseUrl: undefined };
         const progress = (line: string): void => void process.stderr.write(`${line}\n`);
         const run = await runDemo(
           { dataDir, profiles: flags.profiles, serve: flags.serve, seed: flags.seed, ...(flags.streamEvents === undefined ? {} : { streamEvents: flags.streamEvents }), config, progress },
