@@ -23,5 +23,8 @@ node --import tsx --test --test-concurrency=2 \
 pass=$(grep -E '^# pass ' "$tap" | awk '{print $3}')
 fail=$(grep -E '^# fail ' "$tap" | awk '{print $3}')
 skipped=$(grep -E '^# skipped ' "$tap" | awk '{print $3}')
+# A failing before hook fails its suite and cancels its tests without failing one: those count as failed.
+cancelled=$(grep -E '^# cancelled ' "$tap" | awk '{print $3}')
+fail=$(( ${fail:-0} + ${cancelled:-0} ))
 echo "${pass:-0} passed, ${fail:-0} failed, ${skipped:-0} skipped"
 exit "$status"
