@@ -53,7 +53,7 @@ const clvOverview: StandardDashboard = {
         queryPro: {
           marks: 'bar',
           encoding: { x: 'clv_decile', y: ['revenue'], color: 'clv_tier' },
-          sql: `SELECT clv_decile, clv_tier, sum(revenue) AS revenue\nFROM ${S}.${D}\nWHERE ${current(D)}\nGROUP BY clv_decile, clv_tier\nORDER BY clv_decile, clv_tier`,
+          sql: `SELECT clv_decile, clv_tier, round(sum(revenue), 2) AS revenue\nFROM ${S}.${D}\nWHERE ${current(D)}\nGROUP BY clv_decile, clv_tier\nORDER BY clv_decile, clv_tier`,
         },
       },
       {
@@ -72,7 +72,7 @@ const clvOverview: StandardDashboard = {
         queryPro: {
           marks: 'donut',
           encoding: { color: 'clv_tier', size: 'revenue' },
-          sql: `SELECT clv_tier, sum(revenue) AS revenue\nFROM ${S}.${D}\nWHERE ${current(D)}\nGROUP BY clv_tier\nORDER BY min(clv_decile)`,
+          sql: `SELECT clv_tier, round(sum(revenue), 2) AS revenue\nFROM ${S}.${D}\nWHERE ${current(D)}\nGROUP BY clv_tier\nORDER BY min(clv_decile)`,
         },
       },
       {
@@ -80,7 +80,7 @@ const clvOverview: StandardDashboard = {
         layout: { x: 9, y: 4, w: 3, h: 4 },
         queryPro: {
           marks: 'big-number',
-          sql: `SELECT sum(predicted_clv) AS predicted_clv\nFROM ${S}.${D}\nWHERE ${current(D)}`,
+          sql: `SELECT round(sum(predicted_clv)) AS predicted_clv\nFROM ${S}.${D}\nWHERE ${current(D)}`,
         },
       },
       {
@@ -89,7 +89,7 @@ const clvOverview: StandardDashboard = {
         queryPro: {
           marks: 'table',
           table: { defaultSort: { column: 'clv_decile', direction: 'asc' } },
-          sql: `SELECT clv_decile, clv_tier, sum(count_of_profiles) AS profiles, sum(revenue) AS revenue, sum(predicted_clv) AS predicted_clv\nFROM ${S}.${D}\nWHERE ${current(D)}\nGROUP BY clv_decile, clv_tier`,
+          sql: `SELECT clv_decile, clv_tier, sum(count_of_profiles) AS profiles, round(sum(revenue), 2) AS revenue, round(sum(predicted_clv), 2) AS predicted_clv\nFROM ${S}.${D}\nWHERE ${current(D)}\nGROUP BY clv_decile, clv_tier`,
         },
       },
     ],
