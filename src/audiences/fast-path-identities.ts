@@ -6,9 +6,10 @@
  * the schema's identity fields, then `identityMap` entries, ranked so the lowest rank is the record's anchor.
  * They are looked up in `_rt_identity_nodes` by the indexed `key`, all identities of a micro-group at once,
  * with values normalised and keyed by the same SQL the graph uses (`normalizedSql`, `identityKeySql`), phones
- * by libphonenumber as in the graph. Hits are cached
- * per sandbox until a graph change names their graph or node. Misses are not cached: a new identity joins the
- * graph once the slow path applies its record.
+ * by libphonenumber as in the graph. Hits are kept
+ * per sandbox; a graph change naming their graph or node makes them suspect until their graph is read again
+ * (`verify`), instead of dropping them. Misses are not cached: a new identity joins the graph once the slow path
+ * applies its record.
  */
 import type { ResolvedSchema } from '../catalog/xdm/compose.ts';
 import type { GraphChange } from '../identity/graph-build.ts';
@@ -84,42 +85,107 @@ export function recordIdentities(record: JsonRecord, schema: ResolvedSchema, nam
 
 const cacheKey = (identity: Pick<RecordIdentity, 'ns' | 'raw'>): string => `${identity.ns}\u0000${identity.raw}`;
 
-/** Per sandbox: identity (namespace, trimmed raw value) → node and graph, with a reverse index for invalidation. */
+/**
+ * Per sandbox: identity (namespace, trimmed raw value) → node, and node → graph.
+ *
+ * An identity's node never changes (nodes are only added, or removed by a privacy delete); a node's graph
+ * changes on a merge or an unmerge. A graph change therefore does not drop entries: it marks the cached nodes
+ * of the graphs (and nodes) it names as suspect, and `verify` reads their graphs again in one query (the fast
+ * path runs it in the background right after the change). A suspect entry is not used until verified.
+ */
 export class IdentityCache {
-  private readonly byKey = new Map<string, ResolvedNode>();
-  private readonly byGraph = new Map<number, Set<string>>();
-  private readonly byNode = new Map<number, string>();
+  private readonly byKey = new Map<string, number>();
+  private readonly graphOf = new Map<number, number>();
+  private readonly keysOf = new Map<number, Set<string>>();
+  private readonly byGraph = new Map<number, Set<number>>();
+  private readonly suspects = new Set<number>();
   hits = 0;
   misses = 0;
 
   constructor(private readonly limit = 1_000_000) {}
 
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  private link(node: number, graph: number): void {
+    const previous = this.graphOf.get(node);
+    if (previous !== undefined && previous !== graph) this.byGraph.get(previous)?.delete(node);
+    this.graphOf.set(node, graph);
+    let nodes = this.byGraph.get(graph);
+    if (!nodes) this.byGraph.set(graph, (nodes = new Set()));
+    nodes.add(node);
+  }
+
   private set(key: string, value: ResolvedNode): void {
     if (this.byKey.size >= this.limit) this.clear();
-    this.byKey.set(key, value);
-    let keys = this.byGraph.get(value.graph);
-    if (!keys) this.byGraph.set(value.graph, (keys = new Set()));
+    this.byKey.set(key, value.node);
+    this.link(value.node, value.graph);
+    // Read again just now: no longer suspect.
+    this.suspects.delete(value.node);
+    let keys = this.keysOf.get(value.node);
+    if (!keys) this.keysOf.set(value.node, (keys = new Set()));
     keys.add(key);
-    this.byNode.set(value.node, key);
+  }
+
+  private drop(node: number): void {
+    for (const key of this.keysOf.get(node) ?? []) this.byKey.delete(key);
+    this.keysOf.delete(node);
+    const graph = this.graphOf.get(node);
+    if (graph !== undefined) this.byGraph.get(graph)?.delete(node);
+    this.graphOf.delete(node);
+    this.suspects.delete(node);
   }
 
   clear(): void {
     this.byKey.clear();
+    this.graphOf.clear();
+    this.keysOf.clear();
     this.byGraph.clear();
-    this.byNode.clear();
+    this.suspects.clear();
   }
 
-  /** Forgets every identity of the graphs (and nodes) a graph change names. */
-  invalidate(change: GraphChange): void {
-    if (change.full) return this.clear();
-    for (const graph of change.graphs) {
-      for (const key of this.byGraph.get(graph) ?? []) this.byKey.delete(key);
-      this.byGraph.delete(graph);
+  /** Marks the cached nodes of the graphs (and the nodes) a graph change names as suspect; true when any. */
+  invalidate(change: GraphChange): boolean {
+    const before = this.suspects.size;
+    if (change.full) for (const node of this.graphOf.keys()) this.suspects.add(node);
+    for (const graph of change.graphs) for (const node of this.byGraph.get(graph) ?? []) this.suspects.add(node);
+    for (const node of change.nodes) if (this.graphOf.has(node)) this.suspects.add(node);
+    return this.suspects.size > before;
+  }
+
+  /** Whether an identity's cached node waits for `verify`. */
+  suspect(identity: Pick<RecordIdentity, 'ns' | 'raw'>): boolean {
+    const node = this.byKey.get(cacheKey(identity));
+    return node !== undefined && this.suspects.has(node);
+  }
+
+  get pending(): number {
+    return this.suspects.size;
+  }
+
+  /** The suspect nodes, handed to `verify` (marks made meanwhile stay for the next run). */
+  takeSuspects(): number[] {
+    const out = [...this.suspects];
+    this.suspects.clear();
+    return out;
+  }
+
+  /**
+   * The graphs of suspect nodes as read again (`rows` from `_rt_identity_nodes`): moved nodes follow, nodes that
+   * are gone are forgotten. Returns the nodes whose graph changed, with their former graph.
+   */
+  verified(nodes: readonly number[], rows: ReadonlyMap<number, number>): { node: number; from: number; to: number | undefined }[] {
+    const moved: { node: number; from: number; to: number | undefined }[] = [];
+    for (const node of nodes) {
+      const from = this.graphOf.get(node);
+      if (from === undefined) continue;
+      const to = rows.get(node);
+      if (to === undefined) this.drop(node);
+      else if (to !== from) this.link(node, to);
+      if (to !== from) moved.push({ node, from, to });
     }
-    for (const node of change.nodes) {
-      const key = this.byNode.get(node);
-      if (key !== undefined) this.byKey.delete(key);
-    }
+    return moved;
   }
 
   /**
@@ -134,10 +200,10 @@ export class IdentityCache {
     const wanted = new Map<string, RecordIdentity>();
     for (const identity of identities) {
       const key = cacheKey(identity);
-      const hit = this.byKey.get(key);
-      if (hit) {
+      const node = this.byKey.get(key);
+      if (node !== undefined && !this.suspects.has(node)) {
         this.hits++;
-        found.set(key, hit);
+        found.set(key, { node, graph: this.graphOf.get(node)! });
       } else if (!wanted.has(key)) wanted.set(key, identity);
     }
     if (wanted.size === 0) return resolution;

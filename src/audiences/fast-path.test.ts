@@ -157,4 +157,65 @@ describe('streaming audiences: the fast path from acknowledgement', () => {
     const history = (await warehouse.query(`SELECT count(*) AS n FROM _rt_segment_membership_history WHERE segment_id = $s`, { s: id })).rows[0]!;
     assert.equal(Number(history.n), BURST, 'one transition per profile: the slow path did not write them again');
   });
+
+  const event = (id: string, type: string, identityMap: Record<string, { id: string }[]>) => ({ header: {}, body: { xdmEntity: { _id: id, timestamp: new Date().toISOString(), eventType: type, identityMap } } });
+  const slowPath = async () => {
+    await t.platform.streaming.flush();
+    await t.platform.identity.sync('prod');
+    await t.platform.audiences.streaming.idle();
+  };
+
+  it('reads a profile’s history again after an identity merge while streaming, so it does not re-enter on stale events', async () => {
+    const id = await segment('One checkout today (merge)', ONE_CHECKOUT);
+    const fast = t.platform.audiences.streaming.fastPath;
+    // An anonymous visitor checks out: a new person, the slow path's; they enter.
+    await sendBatch([event('mg-1', 'commerce.checkouts', { ECID: [{ id: 'visitor-1' }] })]);
+    await slowPath();
+    // A checks out: decided at acknowledgement (exactly one checkout needs the history: it waits for it).
+    const waits = fast.stats().seedWaits;
+    await sendBatch([checkout('A', 'mg-2')]);
+    await fast.idle();
+    assert.ok(changes.some((c) => c.segmentId === id && c.status === 'realized' && c.path === 'fast'), 'A entered on the fast path');
+    assert.equal(fast.stats().seedWaits, waits + 1);
+    // A page view carrying both identities merges the two profiles: two checkouts now, so the slow path exits them.
+    await sendBatch([event('mg-3', 'web.webpagedetails.pageViews', { CRMID: [{ id: 'A' }], ECID: [{ id: 'visitor-1' }] })]);
+    await slowPath();
+    assert.deepEqual(await memberIds(id), [], 'the merged profile has two checkouts');
+    // The next event of A: the fast path's ring of A was reset by the merge, so it reads the merged history again
+    // (two checkouts) instead of deciding on the one checkout it held, which would re-enter the profile.
+    const fastChanges = changes.filter((c) => c.segmentId === id && c.path === 'fast').length;
+    await sendBatch([event('mg-4', 'web.webpagedetails.pageViews', { CRMID: [{ id: 'A' }] })]);
+    await fast.idle();
+    assert.equal(fast.stats().seedWaits, waits + 2, 'the merged profile waited for its history');
+    assert.equal(changes.filter((c) => c.segmentId === id && c.path === 'fast').length, fastChanges, 'no stale re-entry');
+    assert.deepEqual(await memberIds(id), []);
+    // The batch job agrees (it also enters every other profile with one checkout today, never the merged one).
+    const job = await t.call('POST', '/segment/jobs', { body: [{ segmentId: id }] });
+    assert.equal((await t.platform.audiences.jobs.wait('prod', job.body.id)).status, 'SUCCEEDED');
+    const after = await memberIds(id);
+    assert.ok(after.length > 0 && !after.includes('A') && !after.includes('visitor-1'), `the merged profile is not a member (${after.length} members)`);
+  });
+
+  it('reads a profile’s attributes again when the profile store rewrites its row: a tier change lets a streamed checkout qualify', async () => {
+    const id = await segment('Gold checkout today', `_roundtrip.loyaltyStatus = "GOLD" and ${CHECKOUT_24H}`);
+    const fast = t.platform.audiences.streaming.fastPath;
+    assert.equal((await t.call('POST', `/datasets/${members}/records`, { body: { records: [{ _id: 'm-Q1', _roundtrip: { crmId: 'Q1', loyaltyStatus: 'SILVER' } }] } })).status, 201);
+    await t.platform.identity.sync('prod');
+    await t.platform.audiences.streaming.idle();
+    // A page view: the fast path reads (and keeps) Q1's attributes, SILVER.
+    await sendBatch([event('q1-1', 'web.webpagedetails.pageViews', { CRMID: [{ id: 'Q1' }] })]);
+    await fast.idle();
+    // Q1 turns GOLD (a batch of the members dataset → graph → profile table): the store names Q1's row as rewritten.
+    assert.equal((await t.call('POST', `/datasets/${members}/records`, { body: { records: [{ _id: 'm-Q1-gold', _roundtrip: { crmId: 'Q1', loyaltyStatus: 'GOLD' } }] } })).status, 201);
+    await t.platform.identity.sync('prod');
+    await t.platform.audiences.streaming.idle();
+    assert.deepEqual(await memberIds(id), [], 'no checkout yet');
+    // A checkout now qualifies Q1 at acknowledgement, with the GOLD tier (a stale SILVER row would not).
+    await sendBatch([checkout('Q1', 'q1-2')]);
+    await fast.idle();
+    const entry = changes.find((c) => c.segmentId === id && c.status === 'realized');
+    assert.equal(entry?.path, 'fast', JSON.stringify(entry));
+    assert.ok(pendingEntries() > 0, 'decided before the dataset apply');
+    assert.deepEqual(await memberIds(id), ['Q1']);
+  });
 });

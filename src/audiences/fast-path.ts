@@ -3,27 +3,32 @@
  * after the chain acknowledgement → dataset apply → event bus → identity graph → profile table (the slow path,
  * `streaming.ts`, which stays the source of truth for everything the fast path cannot decide).
  *
- * Per sandbox, acknowledged records queue up and are handled one micro-group at a time (whatever arrived while
- * the previous group was being written: group commit). For each group:
- * 1. identities are read from the records and resolved to profiles through an in-memory cache backed by one
- *    point-lookup query on the graph's `key` index (`fast-path-identities.ts`); a record with an identity the
- *    graph does not know yet (a new person), or whose identities span several profiles (a merge), is left to
- *    the slow path;
- * 2. each touched profile's state is loaded on first touch (or after the slow path changed the profile): its
- *    row of `profile_snapshot_<policy>` by the `profile_id` index, and its events within the longest look-back
- *    of the fast segments (streaming eligibility bounds it to 24 h), then the group's events are appended.
- *    Whether a profile has such events at all is a point lookup on the record index (`ts`); reading them back
- *    from the event datasets costs a scan, so those profiles are read in the background, many at a time,
- *    and decided when their events are in (`seed`), without holding up the rest of the group;
- * 3. the fast segments (streaming-enabled, no `inSegment`, events within a day) are evaluated with the same
- *    PQL evaluator as the slow path, and the decisions are written as transitions in one transaction
- *    (`fast-path-writes.ts`, `source: 'streaming'`).
+ * Per sandbox, acknowledged records queue up and are handled one micro-group at a time (what arrived while the
+ * previous group was being decided, at most `maxGroupEvents` records, so a backlog cannot snowball into ever
+ * larger groups). The work of a group is in memory except for what it sees for the first time:
+ * 1. identities → profile: `fast-path-identities.ts`, an in-memory map filled by one point-lookup query per
+ *    group for the identities not seen yet; graph changes mark the entries of the graphs they name as suspect
+ *    (read again in the background, `reconcile`) instead of dropping them. A record with an identity the graph
+ *    does not know yet (a new person), or whose identities span several profiles (a merge), is left to the slow
+ *    path;
+ * 2. profile attributes: `fast-path-profiles.ts`, the columns the fast segments read, per profile, loaded in
+ *    batches and dropped precisely when the profile store rewrites a profile (`profilesChanged`);
+ * 3. recent events: a per-profile ring of the events within the longest look-back (streaming eligibility bounds
+ *    it to 24 h), appended from acknowledged events. Stored events are read from the warehouse (the seed) once
+ *    per profile, in the background and only when a decision depends on them: `fast-path-history.ts` decides a
+ *    segment from the acknowledged events alone when more events cannot change the answer (an `exists`/CHAIN
+ *    condition they already satisfy, an attribute condition that fails), so most profiles never wait;
+ * 4. membership: transitions are computed against the rows kept in memory and appended in one statement per
+ *    group (`fast-path-writes.ts`, `source: 'streaming'`), under the lock shared with the slow path. The write of
+ *    a group overlaps the decisions of the next one (at most one write in flight behind it).
  * Profile records (attribute changes) are not merged here: their profile is handed to the slow path (deferred)
- * until the slow path has rewritten its row.
+ * until the slow path's next round over it.
  *
- * Not fighting the slow path: both write under one membership lock and only write differences from the current
- * rows (an agreeing decision writes nothing), and the slow path evaluates a profile with the fast path's cached
- * events added (`cachedEvents`), so it never exits a profile because an acknowledged event is not applied yet.
+ * Not fighting the slow path: both write under one membership lock, transitions are computed under it from
+ * memory that follows the slow path's writes (`membershipWritten`), and the slow path evaluates a profile with
+ * the fast path's ring added (`cachedEvents`), so it never exits a profile because an acknowledged event is not
+ * applied yet. A merge or unmerge that changes the nodes of a profile whose ring is held resets the ring
+ * (`reconcile`): the next decision of that profile reads its history again.
  *
  * Latency is measured per transition from the acknowledgement of the earliest event of the group that caused
  * it to the commit of the membership row; `stats()` gives the percentiles.
@@ -31,16 +36,18 @@
 import type { Clock } from '../core/clock.ts';
 import type { IdentityGraph } from '../identity/graph.ts';
 import type { GraphChange } from '../identity/graph-build.ts';
-import { intList, quoteIdent, quoteLiteral } from '../identity/sql.ts';
-import { NODES, RECORDS } from '../identity/store.ts';
+import { intList } from '../identity/sql.ts';
+import { NODES } from '../identity/store.ts';
 import type { DatasetRecord, MergePolicyRecord } from '../ports/metadata-store.ts';
 import type { JsonRecord, SandboxWarehouse } from '../ports/warehouse.ts';
 import type { MergePolicies } from '../profile/merge-policies.ts';
 import type { ResolvedSchema } from '../catalog/xdm/compose.ts';
 import { evaluate } from './engine.ts';
 import { profileEvents, type ProfileEvent } from './events-relation.ts';
+import { decideWithoutHistory } from './fast-path-history.ts';
 import { IdentityCache, recordIdentities, type RecordIdentity } from './fast-path-identities.ts';
-import { writeDecisions, type Decision, type MembershipLock } from './fast-path-writes.ts';
+import { ProfileAttributes } from './fast-path-profiles.ts';
+import { MembershipMemory, writeTransitions, type Decision, type MembershipLock, type WrittenTransition } from './fast-path-writes.ts';
 import { refreshProfileMaps } from './membership.ts';
 import type { MembershipChange, StreamingSegment } from './streaming.ts';
 
@@ -63,25 +70,29 @@ export interface FastPathDeps {
 interface Arrival {
   writes: Readonly<Record<string, readonly JsonRecord[]>>;
   acknowledgedAt: number;
+  records: number;
 }
 
 interface ProfileState {
-  row: Record<string, unknown> | undefined;
+  /** Events within the look-back: acknowledged ones, plus the stored ones once seeded. */
   events: ProfileEvent[];
   eventKeys: Set<string>;
-  /** The slow path changed the profile since its row and events were read: read them again on next touch. */
-  stale: boolean;
-  /** A profile record for it was acknowledged: the slow path decides until it has rewritten the row. */
+  /** The stored events were read: `events` is the profile's whole recent history. */
+  seeded: boolean;
+  /** Nodes of the profile when seeded (stitched policies), and anchor nodes of the acknowledged events. */
+  nodes: Set<number>;
+  /** A profile record for it was acknowledged: the slow path decides until its next round over the profile. */
   deferred: boolean;
-  /** Bumped by every invalidation, so a load that raced one stays stale. */
+  /** A graph change named it: its nodes are read again (`reconcile`) before its next decision. */
+  suspect: boolean;
+  /** Bumped when the ring is reset, so a seed that raced it keeps nothing. */
   generation: number;
-  /** It has events within the look-back in the datasets, being read in the background (`seed`). */
-  seeding: boolean;
 }
 
-/** Events of a micro-group for one profile, and the earliest acknowledgement among them. */
+/** Events of a micro-group for one profile, their anchor nodes, and the earliest acknowledgement among them. */
 interface Touch {
   events: JsonRecord[];
+  nodes: number[];
   acknowledgedAt: number;
 }
 
@@ -94,23 +105,31 @@ interface SandboxState {
   queue: Arrival[];
   running: Promise<void> | undefined;
   identities: IdentityCache;
-  /** `<policy>:<profile>` → state, in least-recently-used order. */
-  profiles: Map<string, ProfileState>;
+  attributes: ProfileAttributes;
+  memberships: MembershipMemory;
+  /** Per policy: profile → state, in least-recently-used order. */
+  profiles: Map<string, Map<number, ProfileState>>;
   datasets: { loadedAt: number; roles: Map<string, DatasetRole> } | undefined;
+  policies: Map<string, { loadedAt: number; policy: MergePolicyRecord }>;
+  /** Profiles (per policy) named by graph changes, waiting for `reconcile`. */
+  suspects: Map<string, Set<number>>;
+  reconciling: Promise<void> | undefined;
+  /** The write of the last group (the next group's decisions overlap it). */
+  writing: Promise<void> | undefined;
   /** Profiles whose `segmentMembership` map is behind the membership table, per policy. */
   maps: Map<string, Set<number>>;
   mapsTimer: NodeJS.Timeout | undefined;
   mapsRunning: Promise<void> | undefined;
-  /** Per policy: profiles waiting for their recent events to be read, with the events that touched them meanwhile. */
+  /** Per policy: profiles waiting for their stored events (the seed), with the events that touched them meanwhile. */
   seeds: Map<string, Map<number, Touch>>;
   seeding: Promise<void> | undefined;
 }
 
 /** Point lookups go in lists of this many: DuckDB uses an ART index for short constant `IN` lists only. */
 const CHUNK = 256;
-function chunks<T>(list: readonly T[]): T[][] {
+function chunks<T>(list: readonly T[], size = CHUNK): T[][] {
   const out: T[][] = [];
-  for (let i = 0; i < list.length; i += CHUNK) out.push(list.slice(i, i + CHUNK));
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
   return out;
 }
 
@@ -124,6 +143,12 @@ const eventTime = (event: JsonRecord): number => (typeof event.timestamp === 'st
 /** Percentile of a sorted list (nearest rank). */
 export const percentile = (sorted: readonly number[], p: number): number => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : 0);
 
+const mergeTouch = (into: Touch, from: Touch): void => {
+  into.events.push(...from.events);
+  into.nodes.push(...from.nodes);
+  into.acknowledgedAt = Math.min(into.acknowledgedAt, from.acknowledgedAt);
+};
+
 export interface FastPathStats {
   /** Event records acknowledged for sandboxes with fast segments. */
   events: number;
@@ -133,15 +158,21 @@ export interface FastPathStats {
   groups: number;
   evaluations: number;
   changes: number;
+  /** Profiles whose decision waited for their stored events (the seed). */
+  seedWaits: number;
+  /** Time spent per step, summed over groups (ms): identity lookups, attribute reads, evaluation, waiting for and writing memberships. */
+  stepsMs: { identities: number; attributes: number; evaluate: number; lock: number; write: number };
   identityCache: { hits: number; misses: number };
   /** Acknowledgement → membership row committed, per transition. */
   latencyMs: { samples: number; p50: number; p95: number; p99: number; max: number };
 }
 
 export class FastPath {
-  /** Profile states kept per sandbox (least recently used go first). */
+  /** Profile states kept per sandbox and policy (least recently used go first). */
   maxProfiles = 200_000;
-  /** How long the list of datasets (and their roles) is trusted before it is read again. */
+  /** Records per micro-group at most: a backlog is worked off in bounded groups, not one growing group. */
+  maxGroupEvents = 500;
+  /** How long the list of datasets (and their roles) and merge policies are trusted before they are read again. */
   datasetTtlMs = 2000;
   /** Delay before the `segmentMembership` maps of changed profiles are rebuilt (off the latency path). */
   mapsDelayMs = 1000;
@@ -149,7 +180,8 @@ export class FastPath {
   enabled = process.env.ROUNDTRIP_AUDIENCE_FAST_PATH !== '0';
   private readonly sandboxes = new Map<string, SandboxState>();
   private readonly latencies: number[] = [];
-  private readonly totals = { events: 0, decided: 0, fallbacks: 0, groups: 0, evaluations: 0, changes: 0 };
+  private readonly totals = { events: 0, decided: 0, fallbacks: 0, groups: 0, evaluations: 0, changes: 0, seedWaits: 0 };
+  private readonly steps = { identities: 0, attributes: 0, evaluate: 0, lock: 0, write: 0 };
   private closed = false;
 
   constructor(private readonly deps: FastPathDeps) {}
@@ -157,7 +189,24 @@ export class FastPath {
   private sandbox(name: string): SandboxState {
     let state = this.sandboxes.get(name);
     if (!state) {
-      state = { queue: [], running: undefined, identities: new IdentityCache(), profiles: new Map(), datasets: undefined, maps: new Map(), mapsTimer: undefined, mapsRunning: undefined, seeds: new Map(), seeding: undefined };
+      state = {
+        queue: [],
+        running: undefined,
+        identities: new IdentityCache(),
+        attributes: new ProfileAttributes(this.maxProfiles),
+        memberships: new MembershipMemory(),
+        profiles: new Map(),
+        datasets: undefined,
+        policies: new Map(),
+        suspects: new Map(),
+        reconciling: undefined,
+        writing: undefined,
+        maps: new Map(),
+        mapsTimer: undefined,
+        mapsRunning: undefined,
+        seeds: new Map(),
+        seeding: undefined,
+      };
       this.sandboxes.set(name, state);
     }
     return state;
@@ -167,15 +216,25 @@ export class FastPath {
   acknowledged(sandbox: string, writes: Readonly<Record<string, readonly JsonRecord[]>>, acknowledgedAt: number): void {
     if (this.closed || !this.enabled) return;
     const state = this.sandbox(sandbox);
-    state.queue.push({ writes, acknowledgedAt });
+    let records = 0;
+    for (const list of Object.values(writes)) records += list.length;
+    state.queue.push({ writes, acknowledgedAt, records });
     this.kick(sandbox, state);
+  }
+
+  /** Takes the next micro-group off the queue: whole arrivals up to `maxGroupEvents` records (at least one). */
+  private take(state: SandboxState): Arrival[] {
+    let n = 0;
+    let count = 0;
+    while (n < state.queue.length && (n === 0 || count + state.queue[n]!.records <= this.maxGroupEvents)) count += state.queue[n++]!.records;
+    return state.queue.splice(0, n);
   }
 
   private kick(sandbox: string, state: SandboxState): void {
     if (state.running || this.closed) return;
     state.running = (async () => {
       while (state.queue.length > 0) {
-        const group = state.queue.splice(0);
+        const group = this.take(state);
         try {
           await this.group(sandbox, state, group);
         } catch (error) {
@@ -189,56 +248,184 @@ export class FastPath {
     });
   }
 
-  /** Graph listener (under the graph lock): forgets identities whose graph changed. */
-  graphChanged(sandbox: string, change: GraphChange): void {
-    this.sandboxes.get(sandbox)?.identities.invalidate(change);
+  /** The streaming segments (or the definitions) changed: read the membership rows of the fast ones ahead of the first event. */
+  warm(sandbox: string): void {
+    if (this.closed || !this.enabled) return;
+    const state = this.sandbox(sandbox);
+    state.memberships.forget();
+    void (async () => {
+      const segments = (await this.deps.segments(sandbox)).filter(fastEligible);
+      if (segments.length === 0) return;
+      const warehouse = await this.deps.warehouse(sandbox);
+      for (const [policyId, list] of this.byPolicy(segments)) {
+        await this.deps.lock.run(sandbox, () => state.memberships.ensure(warehouse, policyId, list.map((s) => s.definition.id)));
+      }
+    })().catch((error: unknown) => {
+      if (!/does not exist/i.test((error as Error).message)) this.deps.warn(`Reading streaming memberships of sandbox ${sandbox} failed`, error);
+    });
   }
 
   /**
-   * The slow path is about to evaluate these profiles (its graph change and profile rows are done): their
-   * cached rows and events are read again on next touch, and deferred profiles are the fast path's again.
+   * Graph listener (under the graph lock): cached identities of the graphs it names become suspect, and so do
+   * the held profiles it names; both are read again in the background (`reconcile`).
    */
-  invalidate(sandbox: string, policy: Pick<MergePolicyRecord, 'id'>, ids: Iterable<number> | 'all'): void {
+  graphChanged(sandbox: string, change: GraphChange): void {
     const state = this.sandboxes.get(sandbox);
     if (!state) return;
-    const mark = (p: ProfileState): void => {
-      p.stale = true;
-      p.deferred = false;
-      p.generation++;
-    };
+    let any = state.identities.invalidate(change);
+    for (const [policyId, profiles] of state.profiles) {
+      const stitched = state.policies.get(policyId)?.policy.idStitching !== 'none';
+      // Without stitching a profile is one node: a graph change never changes what it is.
+      if (!stitched) continue;
+      const mark = (id: number, p: ProfileState): void => {
+        if (p.suspect) return;
+        p.suspect = true;
+        any = true;
+        let set = state.suspects.get(policyId);
+        if (!set) state.suspects.set(policyId, (set = new Set()));
+        set.add(id);
+      };
+      if (change.full) for (const [id, p] of profiles) mark(id, p);
+      else for (const id of change.graphs) {
+        const p = profiles.get(id);
+        if (p) mark(id, p);
+      }
+    }
+    if (any) this.reconcileSoon(sandbox, state);
+  }
+
+  private reconcileSoon(sandbox: string, state: SandboxState): void {
+    if (state.reconciling || this.closed) return;
+    state.reconciling = (async () => {
+      // Outside the graph listener: the change is committed once the listener returns.
+      await new Promise((r) => setImmediate(r));
+      while (state.identities.pending > 0 || state.suspects.size > 0) await this.reconcile(sandbox, state);
+    })()
+      .catch((error: unknown) => {
+        // Cannot tell what moved: forget identities, and read every suspect profile's history again.
+        this.deps.warn(`Re-reading identities for fast streaming evaluation of sandbox ${sandbox} failed`, error);
+        state.identities.clear();
+        for (const [policyId, ids] of state.suspects) for (const id of ids) this.reset(state.profiles.get(policyId)?.get(id));
+        state.suspects.clear();
+      })
+      .finally(() => (state.reconciling = undefined));
+  }
+
+  /**
+   * Reads again the graphs of suspect identities and the nodes of suspect profiles (one query): moved identities
+   * follow their node; a held profile that lost a node it had, or (seeded) gained one, has its ring reset so its
+   * history is read again.
+   */
+  private async reconcile(sandbox: string, state: SandboxState): Promise<void> {
+    const nodes = state.identities.takeSuspects();
+    const profiles = [...state.suspects];
+    state.suspects.clear();
+    const graphs = [...new Set(profiles.flatMap(([, ids]) => [...ids]))];
+    const graphOf = new Map<number, number>();
+    const nodesOf = new Map<number, Set<number>>();
+    const warehouse = await this.deps.warehouse(sandbox);
+    for (const part of chunks([...nodes.map((n) => ({ node: n })), ...graphs.map((g) => ({ graph: g }))], 4096)) {
+      const byNode = part.flatMap((p) => ('node' in p ? [p.node] : []));
+      const byGraph = part.flatMap((p) => ('graph' in p ? [p.graph] : []));
+      const where = [byNode.length ? `node IN (${intList(byNode)})` : '', byGraph.length ? `graph IN (${intList(byGraph)})` : ''].filter(Boolean).join(' OR ');
+      for (const r of (await warehouse.query(`SELECT node, graph FROM ${NODES} WHERE ${where}`)).rows) {
+        const node = Number(r.node);
+        const graph = Number(r.graph);
+        graphOf.set(node, graph);
+        let set = nodesOf.get(graph);
+        if (!set) nodesOf.set(graph, (set = new Set()));
+        set.add(node);
+      }
+    }
+    state.identities.verified(nodes, graphOf);
+    for (const [policyId, ids] of profiles) {
+      for (const id of ids) {
+        const p = state.profiles.get(policyId)?.get(id);
+        if (!p) continue;
+        p.suspect = false;
+        const now = nodesOf.get(id) ?? new Set<number>();
+        const lost = [...p.nodes].some((n) => !now.has(n));
+        const gained = p.seeded && [...now].some((n) => !p.nodes.has(n));
+        if (lost || gained) this.reset(p);
+      }
+    }
+  }
+
+  /** Forgets a profile's ring: its next decision reads its history again. */
+  private reset(p: ProfileState | undefined): void {
+    if (!p) return;
+    p.events = [];
+    p.eventKeys = new Set();
+    p.nodes = new Set();
+    p.seeded = false;
+    p.suspect = false;
+    p.generation++;
+  }
+
+  /** Profile store listener: these profiles' rows were rewritten (or the whole table): read their attributes again. */
+  profilesChanged(sandbox: string, policyId: string, ids: ReadonlySet<number> | 'all'): void {
+    this.sandboxes.get(sandbox)?.attributes.invalidate(policyId, ids);
+  }
+
+  /** The slow path wrote these transitions (under the membership lock): the memory follows. */
+  membershipWritten(sandbox: string, policyId: string, changes: readonly WrittenTransition[]): void {
+    this.sandboxes.get(sandbox)?.memberships.written(policyId, changes);
+  }
+
+  /** A writer outside the membership lock (batch job, upload, purge) changed memberships: read them again. */
+  membershipsChanged(sandbox: string, segmentIds?: readonly string[]): void {
+    this.sandboxes.get(sandbox)?.memberships.forget(segmentIds);
+  }
+
+  /**
+   * The slow path's decisions for some profiles (`qualified` pairs) against the rows in memory: the profiles
+   * where any pair differs, which are all it has to write (all of `ids` when some segment is not in memory).
+   * Lets a round that agrees with what the fast path already wrote skip the membership lock altogether.
+   */
+  disagreeing(sandbox: string, policyId: string, segmentIds: readonly string[], ids: readonly number[], qualified: readonly (readonly [string, number])[]): number[] {
+    const memory = this.sandboxes.get(sandbox)?.memberships;
+    if (!memory || !segmentIds.every((s) => memory.holds(policyId, s))) return [...ids];
+    const yes = new Set(qualified.map(([s, p]) => `${s}\u0000${p}`));
+    return ids.filter((id) => segmentIds.some((s) => (memory.status(policyId, s, id) === 'realized') !== yes.has(`${s}\u0000${id}`)));
+  }
+
+  /** The slow path's round is evaluating these profiles: deferred ones are the fast path's again afterwards. */
+  invalidate(sandbox: string, policy: Pick<MergePolicyRecord, 'id'>, ids: Iterable<number> | 'all'): void {
+    const profiles = this.sandboxes.get(sandbox)?.profiles.get(policy.id);
+    if (!profiles) return;
     if (ids === 'all') {
-      for (const [key, p] of state.profiles) if (key.startsWith(`${policy.id}:`)) mark(p);
+      for (const p of profiles.values()) p.deferred = false;
       return;
     }
     for (const id of ids) {
-      const p = state.profiles.get(`${policy.id}:${id}`);
-      if (p) mark(p);
+      const p = profiles.get(id);
+      if (p) p.deferred = false;
     }
   }
 
   /** Events the fast path holds for a profile (acknowledged ones may not be in the datasets yet). */
   cachedEvents(sandbox: string, policyId: string, profileId: number): readonly ProfileEvent[] {
-    return this.sandboxes.get(sandbox)?.profiles.get(`${policyId}:${profileId}`)?.events ?? [];
+    return this.sandboxes.get(sandbox)?.profiles.get(policyId)?.get(profileId)?.events ?? [];
   }
 
   /** Profiles of a policy the fast path holds events for (among `ids` when given). */
   claimed(sandbox: string, policyId: string, ids?: readonly number[]): number[] {
-    const state = this.sandboxes.get(sandbox);
-    if (!state) return [];
-    const held = (id: number): boolean => (state.profiles.get(`${policyId}:${id}`)?.events.length ?? 0) > 0;
+    const profiles = this.sandboxes.get(sandbox)?.profiles.get(policyId);
+    if (!profiles) return [];
+    const held = (id: number): boolean => (profiles.get(id)?.events.length ?? 0) > 0;
     if (ids) return ids.filter(held);
-    const prefix = `${policyId}:`;
-    return [...state.profiles].filter(([key, p]) => key.startsWith(prefix) && p.events.length > 0).map(([key]) => Number(key.slice(prefix.length)));
+    return [...profiles].filter(([, p]) => p.events.length > 0).map(([id]) => id);
   }
 
   resetStats(): void {
     this.latencies.length = 0;
+    for (const key of Object.keys(this.steps) as (keyof typeof this.steps)[]) this.steps[key] = 0;
   }
 
-  /** Resolves once every queued group and pending map refresh is done (tests, benchmarks, shutdown). */
+  /** Resolves once every queued group, write, seed and pending map refresh is done (tests, benchmarks, shutdown). */
   async idle(): Promise<void> {
     for (;;) {
-      const busy = [...this.sandboxes.values()].flatMap((s) => [s.running, s.seeding, s.mapsRunning]).filter((p): p is Promise<void> => p !== undefined);
+      const busy = [...this.sandboxes.values()].flatMap((s) => [s.running, s.seeding, s.writing, s.reconciling, s.mapsRunning]).filter((p): p is Promise<void> => p !== undefined);
       if (busy.length === 0) return;
       await Promise.allSettled(busy);
     }
@@ -261,12 +448,19 @@ export class FastPath {
     }
     return {
       ...this.totals,
+      stepsMs: { ...this.steps },
       identityCache: { hits, misses },
       latencyMs: { samples: sorted.length, p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted.at(-1) ?? 0 },
     };
   }
 
   // One micro-group --------------------------------------------------------------------------------------
+
+  private byPolicy(segments: readonly StreamingSegment[]): Map<string, StreamingSegment[]> {
+    const out = new Map<string, StreamingSegment[]>();
+    for (const s of segments) out.set(s.definition.body.mergePolicyId, [...(out.get(s.definition.body.mergePolicyId) ?? []), s]);
+    return out;
+  }
 
   private async roles(sandbox: string, state: SandboxState, wanted: Iterable<string>): Promise<Map<string, DatasetRole>> {
     const fresh = state.datasets && Date.now() - state.datasets.loadedAt < this.datasetTtlMs && [...wanted].every((id) => state.datasets!.roles.has(id));
@@ -280,6 +474,14 @@ export class FastPath {
       state.datasets = { loadedAt: Date.now(), roles };
     }
     return state.datasets!.roles;
+  }
+
+  private async policy(sandbox: string, state: SandboxState, id: string): Promise<MergePolicyRecord> {
+    const cached = state.policies.get(id);
+    if (cached && Date.now() - cached.loadedAt < this.datasetTtlMs) return cached.policy;
+    const policy = await this.deps.policies.get(sandbox, id);
+    state.policies.set(id, { loadedAt: Date.now(), policy });
+    return policy;
   }
 
   private async group(sandbox: string, state: SandboxState, group: readonly Arrival[]): Promise<void> {
@@ -298,8 +500,10 @@ export class FastPath {
       }
     }
     if (items.length === 0) return;
+    const resolveStart = performance.now();
     const resolution = await state.identities.resolve(warehouse, items.flatMap((i) => i.identities), context.settings.phoneDefaultCountry);
 
+    this.steps.identities += performance.now() - resolveStart;
     const resolved = items.map((item) => {
       const nodes = item.identities.map((i) => resolution.get(i));
       // Every identity known and all in one graph; otherwise a new person or a merge: the slow path's.
@@ -310,11 +514,8 @@ export class FastPath {
       }
       return { ...item, anchor: known ? nodes[0] : undefined };
     });
-    const byPolicy = new Map<string, StreamingSegment[]>();
-    for (const s of segments) byPolicy.set(s.definition.body.mergePolicyId, [...(byPolicy.get(s.definition.body.mergePolicyId) ?? []), s]);
-    for (const [policyId, list] of byPolicy) {
-      const policy = await this.deps.policies.get(sandbox, policyId);
-      /** Profile → its events of this group and the earliest acknowledgement among them. */
+    for (const [policyId, list] of this.byPolicy(segments)) {
+      const policy = await this.policy(sandbox, state, policyId);
       const touched = new Map<number, Touch>();
       for (const item of resolved) {
         if (!item.anchor) continue;
@@ -323,22 +524,23 @@ export class FastPath {
           this.profileState(state, policy.id, profileId).deferred = true;
           continue;
         }
-        const entry = touched.get(profileId) ?? { events: [], acknowledgedAt: item.acknowledgedAt };
-        entry.events.push(item.record);
-        entry.acknowledgedAt = Math.min(entry.acknowledgedAt, item.acknowledgedAt);
-        touched.set(profileId, entry);
+        const entry = touched.get(profileId);
+        const touch = { events: [item.record], nodes: [item.anchor.node], acknowledgedAt: item.acknowledgedAt };
+        if (entry) mergeTouch(entry, touch);
+        else touched.set(profileId, touch);
       }
       if (touched.size > 0) await this.decide(sandbox, state, warehouse, policy, list, touched);
     }
   }
 
   private profileState(state: SandboxState, policyId: string, profileId: number): ProfileState {
-    const key = `${policyId}:${profileId}`;
-    let found = state.profiles.get(key);
-    if (found) state.profiles.delete(key);
-    else found = { row: undefined, events: [], eventKeys: new Set(), stale: true, deferred: false, generation: 0, seeding: false };
-    state.profiles.set(key, found);
-    while (state.profiles.size > this.maxProfiles) state.profiles.delete(state.profiles.keys().next().value!);
+    let profiles = state.profiles.get(policyId);
+    if (!profiles) state.profiles.set(policyId, (profiles = new Map<number, ProfileState>()));
+    let found = profiles.get(profileId);
+    if (found) profiles.delete(profileId);
+    else found = { events: [], eventKeys: new Set(), seeded: false, nodes: new Set(), deferred: false, suspect: false, generation: 0 };
+    profiles.set(profileId, found);
+    while (profiles.size > this.maxProfiles) profiles.delete(profiles.keys().next().value!);
     return found;
   }
 
@@ -347,103 +549,116 @@ export class FastPath {
     return Math.max(0, ...list.filter((s) => s.prepared.features.eventReferences > 0).map((s) => (s.prepared.lookbackDays ?? 1) * 86_400_000));
   }
 
+  /**
+   * Decides the touched profiles: attributes of profiles not seen yet are read (one batch), events appended to
+   * the rings, and each segment decided from memory; a profile whose decision depends on stored events it has
+   * not read yet waits for the seed (the other profiles of the group do not). The write is queued behind the
+   * previous group's.
+   */
   private async decide(sandbox: string, state: SandboxState, warehouse: SandboxWarehouse, policy: MergePolicyRecord, list: readonly StreamingSegment[], touched: Map<number, Touch>): Promise<void> {
+    // A profile a graph change named is decided once its nodes are read again (a merge may bring events).
+    while (state.reconciling && [...touched.keys()].some((id) => state.profiles.get(policy.id)?.get(id)?.suspect)) await state.reconciling;
+    const paths = [...new Set(list.flatMap((s) => s.prepared.features.profileAttributes))];
+    const unread = [...touched.keys()].filter((id) => state.attributes.get(policy.id, id) === undefined);
+    const attributesStart = performance.now();
+    if (unread.length) await state.attributes.load(warehouse, policy, unread, paths);
+    const evaluateStart = performance.now();
+    this.steps.attributes += evaluateStart - attributesStart;
     const now = this.deps.clock.now();
-    const lookback = this.lookbackMs(list);
-    const profiles = new Map([...touched.keys()].map((id) => [id, this.profileState(state, policy.id, id)]));
-    const toLoad = [...profiles].filter(([, p]) => p.stale && !p.seeding).map(([id]) => id);
-    if (toLoad.length) await this.load(sandbox, warehouse, policy, toLoad, profiles, lookback > 0 ? new Date(now.getTime() - lookback - 1000) : undefined);
+    const cutoff = now.getTime() - this.lookbackMs(list) - 1000;
     const decisions: Decision[] = [];
+    const seedWaits = new Map<number, Touch>();
     for (const [id, touch] of touched) {
-      const p = profiles.get(id)!;
-      if (p.seeding) {
-        this.waitForSeed(sandbox, state, policy.id, id, touch);
-        continue;
-      }
+      const p = this.profileState(state, policy.id, id);
       for (const event of touch.events) this.append(p, { ...event, profile_id: id });
-      this.prune(p, now.getTime() - lookback - 1000);
+      touch.nodes.forEach((n) => p.nodes.add(n));
+      this.prune(p, cutoff);
+      const row = state.attributes.get(policy.id, id);
       // Deferred (attributes changing) or no row yet (the profile store has not built it): the slow path decides.
-      if (p.deferred || p.row === undefined) {
+      if (p.deferred || !row) {
         this.totals.fallbacks += touch.events.length;
         continue;
       }
-      this.totals.decided += touch.events.length;
+      let waits = false;
       for (const segment of list) {
         this.totals.evaluations++;
-        decisions.push({ segmentId: segment.definition.id, profileId: id, qualifies: evaluate(segment.prepared, { profile: p.row, events: p.events, segments: new Set(), now }) });
+        const input = { profile: row, events: p.events, segments: new Set<string>(), now };
+        const qualifies = p.seeded ? evaluate(segment.prepared, input) : decideWithoutHistory(segment.prepared, input);
+        if (qualifies === undefined) waits = true;
+        else decisions.push({ segmentId: segment.definition.id, profileId: id, qualifies });
       }
+      if (waits) seedWaits.set(id, touch);
+      else this.totals.decided += touch.events.length;
     }
-    if (decisions.length === 0) return;
-    const written = await this.deps.lock.run(sandbox, () => writeDecisions(warehouse, policy.id, decisions, now, 'streaming'));
-    const committedAt = Date.now();
+    this.steps.evaluate += performance.now() - evaluateStart;
+    const previous = this.commit(sandbox, state, warehouse, policy, decisions, touched);
+    for (const [id, touch] of seedWaits) this.waitForSeed(sandbox, state, policy.id, id, touch);
+    // At most one write in flight while the next group is decided.
+    await previous;
+  }
+
+  /**
+   * Queues the write of a group's decisions under the membership lock (transitions computed there, from
+   * memory), then reports the committed transitions. Returns the previous group's write, for the caller to
+   * wait for before it goes on.
+   */
+  private commit(sandbox: string, state: SandboxState, warehouse: SandboxWarehouse, policy: MergePolicyRecord, decisions: readonly Decision[], touched: ReadonlyMap<number, Touch>): Promise<void> | undefined {
+    if (decisions.length === 0) return undefined;
+    const now = this.deps.clock.now();
+    const segmentIds = [...new Set(decisions.map((d) => d.segmentId))];
+    const queued = performance.now();
+    const write = this.deps.lock.run(sandbox, async () => {
+      const locked = performance.now();
+      this.steps.lock += locked - queued;
+      await state.memberships.ensure(warehouse, policy.id, segmentIds);
+      const transitions = state.memberships.transitions(policy.id, decisions);
+      try {
+        await writeTransitions(warehouse, policy.id, transitions, now, 'streaming');
+      } catch (error) {
+        state.memberships.forget(segmentIds);
+        throw error;
+      }
+      state.memberships.written(policy.id, transitions);
+      this.steps.write += performance.now() - locked;
+      return transitions;
+    });
+    const previous = state.writing;
+    const done: Promise<void> = write
+      .then((written) => this.committed(sandbox, state, policy, written, touched))
+      .catch((error: unknown) => this.deps.warn(`Writing fast streaming memberships of sandbox ${sandbox} failed; the slow path decides`, error))
+      .finally(() => {
+        if (state.writing === done) state.writing = undefined;
+      });
+    state.writing = done;
+    return previous;
+  }
+
+  private committed(sandbox: string, state: SandboxState, policy: MergePolicyRecord, written: readonly WrittenTransition[], touched: ReadonlyMap<number, Touch>): void {
     if (written.length === 0) return;
+    const committedAt = Date.now();
     this.totals.changes += written.length;
     const changes: MembershipChange[] = written.map((w) => {
       const acknowledgedAt = touched.get(w.profileId)!.acknowledgedAt;
       this.latencies.push(committedAt - acknowledgedAt);
-      return { sandbox, segmentId: w.segmentId, profileId: w.profileId, status: w.status, at: committedAt, acknowledgedAt, path: 'fast' };
+      return { sandbox, segmentId: w.segmentId, profileId: w.profileId, status: w.status, at: committedAt, acknowledgedAt, path: 'fast', version: w.version };
     });
     if (this.latencies.length > 100_000) this.latencies.splice(0, this.latencies.length - 100_000);
     this.deps.changed(changes);
     this.queueMaps(sandbox, state, policy, written.map((w) => w.profileId));
   }
 
-  /**
-   * Reads the rows of profiles (first touch, or after the slow path changed them) and finds which of them
-   * have events within the look-back in the datasets; those are marked `seeding` (read in the background),
-   * the others start with no stored events.
-   */
-  private async load(sandbox: string, warehouse: SandboxWarehouse, policy: MergePolicyRecord, ids: readonly number[], profiles: Map<number, ProfileState>, since: Date | undefined): Promise<void> {
-    const generations = new Map(ids.map((id) => [id, profiles.get(id)!.generation]));
-    const rows = new Map<number, Record<string, unknown>>();
-    try {
-      for (const chunk of chunks(ids)) {
-        for (const r of (await warehouse.query(`SELECT * FROM ${quoteIdent(policy.snapshotTable)} WHERE profile_id IN (${intList(chunk)})`)).rows) rows.set(Number(r.profile_id), r);
-      }
-    } catch (error) {
-      // No profile table yet (nothing merged under this policy): every profile goes to the slow path.
-      if (!/does not exist/i.test((error as Error).message)) throw error;
-    }
-    const withEvents = since ? await this.profilesWithEvents(sandbox, warehouse, policy, ids, since) : new Set<number>();
-    for (const id of ids) {
-      const p = profiles.get(id)!;
-      p.row = rows.get(id);
-      p.seeding = withEvents.has(id);
-      p.stale = p.generation !== generations.get(id);
-    }
-  }
-
-  /** Profiles with an event at or after `since` in the record index (its `node` index, then `ts`). */
-  private async profilesWithEvents(sandbox: string, warehouse: SandboxWarehouse, policy: MergePolicyRecord, ids: readonly number[], since: Date): Promise<Set<number>> {
-    const datasets = await this.deps.eventDatasets(sandbox);
-    if (datasets.length === 0) return new Set();
-    const profileOf = new Map<number, number>();
-    if (policy.idStitching === 'none') ids.forEach((id) => profileOf.set(id, id));
-    else for (const r of (await warehouse.query(`SELECT node, graph FROM ${NODES} WHERE graph IN (${intList(ids)})`)).rows) profileOf.set(Number(r.node), Number(r.graph));
-    const out = new Set<number>();
-    const dsList = datasets.map((d) => quoteLiteral(d.id)).join(', ');
-    for (const chunk of chunks([...profileOf.keys()])) {
-      // The node filter alone in the materialised CTE: DuckDB then reads the record index through its ART index.
-      const hits = await warehouse.query(`WITH hit AS MATERIALIZED (SELECT * FROM ${RECORDS} WHERE node IN (${intList(chunk)}))
-        SELECT DISTINCT node FROM hit WHERE ord = 0 AND ds IN (${dsList}) AND ts >= ${quoteLiteral(since.toISOString())}::TIMESTAMPTZ`);
-      for (const r of hits.rows) out.add(profileOf.get(Number(r.node))!);
-    }
-    return out;
-  }
-
   private waitForSeed(sandbox: string, state: SandboxState, policyId: string, id: number, touch: Touch): void {
+    this.totals.seedWaits++;
     let waiting = state.seeds.get(policyId);
     if (!waiting) state.seeds.set(policyId, (waiting = new Map<number, Touch>()));
     const found = waiting.get(id);
-    if (found) {
-      found.events.push(...touch.events);
-      found.acknowledgedAt = Math.min(found.acknowledgedAt, touch.acknowledgedAt);
-    } else waiting.set(id, { events: [...touch.events], acknowledgedAt: touch.acknowledgedAt });
+    if (found) mergeTouch(found, touch);
+    else waiting.set(id, { events: [...touch.events], nodes: [...touch.nodes], acknowledgedAt: touch.acknowledgedAt });
     if (state.seeding || this.closed) return;
     state.seeding = this.seed(sandbox, state).finally(() => (state.seeding = undefined));
   }
 
-  /** Reads the recent events of the waiting profiles (all at once per policy), then decides them. */
+  /** Reads the stored recent events (and nodes) of the waiting profiles, many at a time per policy, then decides them. */
   private async seed(sandbox: string, state: SandboxState): Promise<void> {
     while (state.seeds.size > 0) {
       const todo = [...state.seeds];
@@ -454,23 +669,34 @@ export class FastPath {
         for (const [policyId, waiting] of todo) {
           const list = segments.filter((s) => s.definition.body.mergePolicyId === policyId);
           if (list.length === 0) continue;
-          const policy = await this.deps.policies.get(sandbox, policyId);
+          const policy = await this.policy(sandbox, state, policyId);
           const ids = [...waiting.keys()];
+          const generations = new Map(ids.map((id) => [id, this.profileState(state, policyId, id).generation]));
           const since = new Date(this.deps.clock.now().getTime() - this.lookbackMs(list) - 1000);
+          const nodes = new Map<number, Set<number>>();
+          if (policy.idStitching !== 'none') {
+            for (const chunk of chunks(ids, 4096)) {
+              for (const r of (await warehouse.query(`SELECT node, graph FROM ${NODES} WHERE graph IN (${intList(chunk)})`)).rows) {
+                const set = nodes.get(Number(r.graph)) ?? new Set<number>();
+                set.add(Number(r.node));
+                nodes.set(Number(r.graph), set);
+              }
+            }
+          } else ids.forEach((id) => nodes.set(id, new Set([id])));
           const events = await profileEvents(warehouse, policy, await this.deps.eventDatasets(sandbox), ids, since);
           for (const id of ids) {
             const p = this.profileState(state, policyId, id);
-            const cached = p.events;
-            p.events = [];
-            p.eventKeys = new Set();
-            for (const e of [...(events.get(id) ?? []), ...cached]) this.append(p, e);
-            p.seeding = false;
+            // Reset meanwhile (a merge or unmerge): its ring is read again on its next decision.
+            if (p.generation !== generations.get(id)) continue;
+            for (const e of events.get(id) ?? []) this.append(p, e);
+            p.events.sort((a, b) => eventTime(a) - eventTime(b));
+            p.nodes = new Set([...(nodes.get(id) ?? []), ...p.nodes]);
+            p.seeded = true;
           }
           await this.decide(sandbox, state, warehouse, policy, list, waiting);
         }
       } catch (error) {
         this.deps.warn(`Reading recent events for fast streaming evaluation of sandbox ${sandbox} failed; the slow path decides`, error);
-        for (const [policyId, waiting] of todo) for (const id of waiting.keys()) this.profileState(state, policyId, id).seeding = false;
       }
     }
   }

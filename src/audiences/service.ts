@@ -157,6 +157,8 @@ export class AudienceService {
       }
     }
     await purgeExited(warehouse, this.platform.clock.now());
+    // Written outside the streaming membership lock: the fast path reads the rows again.
+    this.streaming.fastPath.membershipsChanged(sandbox);
     const end = Date.now();
     metrics.profileSegmentationTime = { startTimeInMs: segmentStart, endTimeInMs: end, totalTimeInMs: end - segmentStart };
     metrics.totalTime = { startTimeInMs, endTimeInMs: end, totalTimeInMs: end - startTimeInMs };
@@ -167,7 +169,9 @@ export class AudienceService {
   async purge(sandbox: string): Promise<number> {
     const warehouse = await this.warehouse(sandbox);
     await ensureMembershipTables(warehouse);
-    return purgeExited(warehouse, this.platform.clock.now());
+    const purged = await purgeExited(warehouse, this.platform.clock.now());
+    this.streaming.fastPath.membershipsChanged(sandbox);
+    return purged;
   }
 
   /**

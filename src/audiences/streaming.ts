@@ -27,7 +27,7 @@ import type { GraphChange } from '../identity/graph-build.ts';
 import { intList, quoteIdent, quoteLiteral } from '../identity/sql.ts';
 import type { CommittedRecords, EventBus, Subscription } from '../ports/event-bus.ts';
 import type { DatasetRecord, MergePolicyRecord } from '../ports/metadata-store.ts';
-import type { SandboxWarehouse } from '../ports/warehouse.ts';
+import type { SandboxWarehouse, WarehouseSession } from '../ports/warehouse.ts';
 import type { MergePolicies } from '../profile/merge-policies.ts';
 import { evaluateBatch } from './batch.ts';
 import { dependencyLayers, type Definition, type SegmentDefinitions } from './definitions.ts';
@@ -49,6 +49,8 @@ export interface MembershipChange {
   acknowledgedAt?: number;
   /** Which path wrote it (slow: after the dataset apply and the graph). */
   path?: 'fast' | 'slow';
+  /** The membership row's version after the change (when the writer knows it). */
+  version?: number;
 }
 
 interface Pending {
@@ -91,6 +93,8 @@ const valuesOf = (ids: readonly number[]): string => `SELECT * FROM (VALUES ${id
 export class StreamingEvaluator {
   /** Profiles evaluated one by one up to this many per round; beyond, the batch path runs over them. */
   maxInProcess = 5000;
+  /** Profiles written per hold of the membership lock by a round. */
+  writeSlice = 500;
   private readonly pending = new Map<string, Pending>();
   private readonly published = new Map<string, Published[]>();
   private readonly rounds = new Map<string, Promise<void>>();
@@ -138,6 +142,7 @@ export class StreamingEvaluator {
   invalidate(sandbox: string): void {
     this.segmentCache.delete(sandbox);
     this.listen(sandbox);
+    this.fastPath.warm(sandbox);
   }
 
   /** Graph listener (under the graph lock): gathers the touched profiles and the commits they cover. */
@@ -315,35 +320,55 @@ export class StreamingEvaluator {
     const warehouse = await this.deps.warehouse(sandbox);
     const now = this.deps.clock.now();
     const qualified = await this.qualify(sandbox, policy, list, ids, now);
-    await this.lock.run(sandbox, () => this.writeQualified(sandbox, warehouse, policy, list, ids, qualified, now));
+    // Most profiles of a round were decided alike by the fast path already: only the others are written.
+    const scope = this.fastPath.disagreeing(sandbox, policy.id, list.map((s) => s.definition.id), ids, qualified);
+    if (scope.length === 0) return;
+    // In slices, each under the lock on its own: the fast path's writes never wait for a whole round.
+    for (let i = 0; i < scope.length; i += this.writeSlice) {
+      const slice = scope.slice(i, i + this.writeSlice);
+      const inSlice = new Set(slice);
+      await this.writeQualified(sandbox, warehouse, policy, list, slice, qualified.filter(([, id]) => inSlice.has(id)), now);
+    }
   }
 
+  /** The transitions of some profiles (under the membership lock), then their profile maps and the listeners (after it). */
   private async writeQualified(sandbox: string, warehouse: SandboxWarehouse, policy: MergePolicyRecord, list: readonly StreamingSegment[], ids: readonly number[], qualified: [string, number][], now: Date): Promise<void> {
     const session = await warehouse.openSession();
     try {
-      await session.query(`CREATE OR REPLACE TEMP TABLE _rt_aud_stream_q (segment_id VARCHAR, profile_id BIGINT)`);
-      if (qualified.length) await session.query(`INSERT INTO _rt_aud_stream_q VALUES ${qualified.map(([s, p]) => `(${quoteLiteral(s)}, ${intList([p])})`).join(', ')}`);
-      const scope = valuesOf(ids);
-      const transitions = await applyQualified(session, {
-        policy,
-        segments: list.map((s) => s.definition.id),
-        qualified: '_rt_aud_stream_q',
-        profiles: scope,
-        now,
-        source: 'streaming',
-        scratch: '_rt_aud_stream_changes',
-      });
-      if (transitions.total === 0) return;
-      this.totals.changes += transitions.total;
+      const changed = await this.lock.run(sandbox, () => this.applyTransitions(sandbox, session, policy, list, ids, qualified, now));
+      if (changed.length === 0) return;
       await refreshProfileMaps(this.deps.graph, warehouse, policy, session, `SELECT DISTINCT profile_id FROM _rt_aud_stream_changes`);
-      if (this.listeners.length) {
-        const changed = await session.query(`SELECT segment_id, profile_id, status FROM _rt_aud_stream_changes`);
-        const at = Date.now();
-        this.emit(changed.rows.map((r) => ({ sandbox, segmentId: r.segment_id as string, profileId: Number(r.profile_id), status: r.status as 'realized' | 'exited', at, path: 'slow' })));
-      }
+      const at = Date.now();
+      this.emit(changed.map((c) => ({ sandbox, ...c, at, path: 'slow' as const })));
     } finally {
       session.close();
     }
+  }
+
+  private async applyTransitions(sandbox: string, session: WarehouseSession, policy: MergePolicyRecord, list: readonly StreamingSegment[], ids: readonly number[], qualified: [string, number][], now: Date) {
+    await session.query(`CREATE OR REPLACE TEMP TABLE _rt_aud_stream_q (segment_id VARCHAR, profile_id BIGINT)`);
+    if (qualified.length) await session.query(`INSERT INTO _rt_aud_stream_q VALUES ${qualified.map(([s, p]) => `(${quoteLiteral(s)}, ${intList([p])})`).join(', ')}`);
+    const scope = valuesOf(ids);
+    const transitions = await applyQualified(session, {
+      policy,
+      segments: list.map((s) => s.definition.id),
+      qualified: '_rt_aud_stream_q',
+      profiles: scope,
+      now,
+      source: 'streaming',
+      scratch: '_rt_aud_stream_changes',
+    });
+    if (transitions.total === 0) return [];
+    this.totals.changes += transitions.total;
+    const changed = (await session.query(`SELECT segment_id, profile_id, status, version FROM _rt_aud_stream_changes`)).rows.map((r) => ({
+      segmentId: r.segment_id as string,
+      profileId: Number(r.profile_id),
+      status: r.status as 'realized' | 'exited',
+      version: Number(r.version),
+    }));
+    // Still under the lock: the fast path's memory of the rows follows before its next write.
+    this.fastPath.membershipWritten(sandbox, policy.id, changed);
+    return changed;
   }
 
   /**
@@ -373,6 +398,8 @@ export class StreamingEvaluator {
         profiles: scope,
       });
       for (const s of result.segments.values()) this.totals.changes += s.entered + s.exited;
+      // Counts only: the fast path reads these segments' rows again before its next write.
+      this.fastPath.membershipsChanged(sandbox, segmentIds);
       if (before) {
         // The batch SQL reports counts only: listeners hear the rows whose version moved.
         const after = await this.memberships(warehouse, policy, segmentIds, scope);

@@ -138,6 +138,7 @@ export class Platform {
     this.audiences = new AudienceService(this);
     this.streaming.onAcknowledged((sandbox, writes, at) => this.audiences.streaming.acknowledged(sandbox, writes, at));
     this.profileStore = new ProfileStore(warehouse, this.identity, this.mergePolicies);
+    this.profileStore.onRowsChanged((sandbox, policyId, ids) => this.audiences.streaming.fastPath.profilesChanged(sandbox, policyId, ids));
     this.profiles = new Profiles(metadata, this.identity, this.mergePolicies, this.profileStore, {
       // Read-your-writes for streaming: what was acknowledged for this sandbox is applied before a profile read.
       beforeRead: async (sandbox) => {

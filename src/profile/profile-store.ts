@@ -32,7 +32,11 @@ export interface SnapshotInfo {
   refreshedAt: string | null;
 }
 
+/** Hears whose rows a policy's table rewrote (after the commit): profile ids, or `all` after a rebuild or a drop. */
+export type ProfileRowsListener = (sandbox: string, policyId: string, ids: ReadonlySet<number> | 'all') => void;
+
 export class ProfileStore {
+  private readonly rowsListeners: ProfileRowsListener[] = [];
   /** Sandbox databases whose tables were checked against the graph version since this process started. */
   private readonly verified = new WeakSet<SandboxWarehouse>();
   private readonly ensured = new WeakSet<SandboxWarehouse>();
@@ -43,6 +47,15 @@ export class ProfileStore {
     private readonly policies: MergePolicies,
   ) {
     graph.onChange((context, change) => this.follow(context, change));
+  }
+
+  /** Change notification for caches of profile rows (the streaming fast path's attributes). */
+  onRowsChanged(listener: ProfileRowsListener): void {
+    this.rowsListeners.push(listener);
+  }
+
+  private rowsChanged(sandbox: string, policyId: string, ids: ReadonlySet<number> | 'all'): void {
+    for (const listener of this.rowsListeners) listener(sandbox, policyId, ids);
   }
 
   private async ensureState(warehouse: SandboxWarehouse): Promise<void> {
@@ -110,6 +123,7 @@ export class ProfileStore {
       DELETE FROM ${SNAPSHOT_STATE} WHERE policy = ${quoteLiteral(policy.id)};
       INSERT INTO ${SNAPSHOT_STATE} VALUES (${quoteLiteral(policy.id)}, ${quoteLiteral(policy.snapshotTable)}, ${quoteLiteral(signature)}, ${context.state.version}, now());
       COMMIT`);
+    this.rowsChanged(context.sandbox, policy.id, 'all');
   }
 
   /** Replaces the rows of the given profiles with freshly merged ones (profiles that no longer exist just go). */
@@ -128,6 +142,7 @@ export class ProfileStore {
       INSERT INTO ${table} BY NAME ${select};
       UPDATE ${SNAPSHOT_STATE} SET version = ${context.state.version} WHERE policy = ${quoteLiteral(policy.id)};
       COMMIT`);
+    this.rowsChanged(context.sandbox, policy.id, ids);
   }
 
   /**
@@ -172,6 +187,7 @@ export class ProfileStore {
       const warehouse = await this.warehouse.sandbox(sandbox);
       await this.ensureState(warehouse);
       await warehouse.query(`DROP TABLE IF EXISTS ${quoteIdent(policy.snapshotTable)}; DELETE FROM ${SNAPSHOT_STATE} WHERE policy = ${quoteLiteral(policy.id)}`);
+      this.rowsChanged(sandbox, policy.id, 'all');
     });
   }
 
