@@ -25,7 +25,7 @@ interface AutocannonResult {
   statusCodeStats?: Record<string, { count: number }>;
   latency: { p50: number; p90: number; p99: number; max: number };
 }
-type Autocannon = (options: { url: string; connections: number; amount: number; timeout: number; requests: AutocannonRequest[] }) => Promise<AutocannonResult>;
+type Autocannon = (options: { url: string; connections: number; amount: number; timeout: number; overallRate?: number; requests: AutocannonRequest[] }) => Promise<AutocannonResult>;
 
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
@@ -39,6 +39,8 @@ export interface LoadOptions {
   connections: number;
   /** Prefix of the event ids, unique per run. */
   runId: string;
+  /** Requests/s offered in all (autocannon's `overallRate`); as fast as acknowledged when absent. */
+  rate?: number;
 }
 
 export interface LoadResult {
@@ -84,6 +86,7 @@ async function runLoad(options: LoadOptions): Promise<LoadResult> {
     connections: options.connections,
     amount: options.requests,
     timeout: 30,
+    ...(options.rate !== undefined && { overallRate: options.rate }),
     requests: [
       {
         method: 'POST',

@@ -91,6 +91,36 @@ describe('record checks: the coercion table', () => {
     }
   });
 
+  it('returns the text of a valid record: the input object and its text when nothing needed coercion, a coerced copy otherwise', () => {
+    const canonical = { ...base, timestamp: '2024-01-02T03:04:05.000Z', visits: [{ at: '2024-01-02T03:04:05.000Z' }], byDay: { mon: '2024-01-02' } };
+    const same = checker.check(canonical);
+    assert.ok(same.ok);
+    assert.equal(same.record, canonical, 'nothing to coerce: no copy');
+    assert.equal(same.json, JSON.stringify(canonical));
+    const raw = { ...base, visits: [{ at: 1704164645000 }, { at: '2024-01-02T03:04:05.000Z' }], byDay: { mon: 1704164645000, tue: '2024-01-03' } };
+    const before = JSON.stringify(raw);
+    const coerced = checker.check(raw);
+    assert.ok(coerced.ok);
+    assert.equal(JSON.stringify(raw), before, 'the input is never modified');
+    assert.equal(coerced.json, JSON.stringify(coerced.record));
+    assert.deepEqual(JSON.parse(coerced.json), { _id: 'e1', timestamp: '2024-01-02T03:04:05.000Z', visits: [{ at: '2024-01-02T03:04:05.000Z' }, { at: '2024-01-02T03:04:05.000Z' }], byDay: { mon: '2024-01-02', tue: '2024-01-03' } });
+  });
+
+  it('rolls an impossible day over as Date does, even in the canonical form', () => {
+    assert.equal(coerceDateTime('2024-02-30T00:00:00.000Z'), '2024-03-01T00:00:00.000Z');
+    assert.equal(coerceDateTime('2024-02-28T23:59:59.999Z'), '2024-02-28T23:59:59.999Z');
+  });
+
+  it('serialises a record after validation when the schema has defaults (the validator fills them in)', () => {
+    const withDefault = recordChecker(
+      { ...schema, properties: { ...schema.properties, tier: { type: 'string', enum: ['GOLD', 'SILVER'], default: 'SILVER' } } } as unknown as ResolvedSchema,
+      { eventRecordLimitBytes: 1024, profileRecordLimitBytes: 4096 },
+    );
+    const result = withDefault.check({ ...base, timestamp: '2024-01-02T03:04:05.000Z' });
+    assert.ok(result.ok);
+    assert.equal(JSON.parse(result.json).tier, 'SILVER');
+  });
+
   it('applies the profile limit to profile records', () => {
     const profile = recordChecker({ ...schema, 'meta:class': 'profile' }, { eventRecordLimitBytes: 1024, profileRecordLimitBytes: 4096 });
     assert.ok(profile.check({ ...base, sku: `SKU-${'x'.repeat(2000)}` }).ok);

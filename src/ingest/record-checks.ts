@@ -17,7 +17,11 @@ export interface RecordIssue {
   message: string;
 }
 
-export type CheckResult = { ok: true; record: JsonRecord } | { ok: false; issues: RecordIssue[] };
+/**
+ * A valid record comes back with its JSON text (`json`): the checker serialises it anyway to measure it, and
+ * ingestion writes that same text to the log and to the warehouse's staging file instead of serialising again.
+ */
+export type CheckResult = { ok: true; record: JsonRecord; json: string } | { ok: false; issues: RecordIssue[] };
 
 export interface RecordLimits {
   eventRecordLimitBytes: number;
@@ -58,7 +62,12 @@ function parseInstant(value: unknown): Date | undefined {
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
+/** A date-time already in the form `toISOString` gives, with a day and hour that cannot roll over into another. */
+const CANONICAL_DATE_TIME = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
+
 export function coerceDateTime(value: unknown): unknown {
+  // Most streamed timestamps are canonical already: they would come back unchanged, so skip the Date round trip.
+  if (typeof value === 'string' && CANONICAL_DATE_TIME.test(value)) return value;
   return parseInstant(value)?.toISOString() ?? value;
 }
 
@@ -82,27 +91,61 @@ function coercerFor(field: FieldDefinition): Coercer | undefined {
       return coerce ? [[name, coerce] as const] : [];
     });
     if (children.length === 0) return undefined;
+    // Copy-on-write: a record whose values are already canonical comes back as the same object, so the text
+    // measured before coercion is still its text.
     return (value) => {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
-      const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
-      for (const [name, coerce] of children) if (out[name] !== undefined && out[name] !== null) out[name] = coerce(out[name]);
-      return out;
+      const source = value as Record<string, unknown>;
+      let out: Record<string, unknown> | undefined;
+      for (const [name, coerce] of children) {
+        const before = source[name];
+        if (before === undefined || before === null) continue;
+        const after = coerce(before);
+        if (after !== before) (out ??= { ...source })[name] = after;
+      }
+      return out ?? value;
     };
   }
   if (isMapField(field)) {
     const inner = coercerFor(field.additionalProperties);
     if (!inner) return undefined;
-    return (value) =>
-      typeof value === 'object' && value !== null && !Array.isArray(value)
-        ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, v === null ? v : inner(v)]))
-        : value;
+    return (value) => {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+      const source = value as Record<string, unknown>;
+      let out: Record<string, unknown> | undefined;
+      for (const key of Object.keys(source)) {
+        const before = source[key];
+        if (before === null) continue;
+        const after = inner(before);
+        if (after !== before) (out ??= { ...source })[key] = after;
+      }
+      return out ?? value;
+    };
   }
   if ('items' in field) {
     const inner = coercerFor(field.items);
     if (!inner) return undefined;
-    return (value) => (Array.isArray(value) ? value.map((v: unknown) => (v === null ? v : inner(v))) : value);
+    return (value) => {
+      if (!Array.isArray(value)) return value;
+      const source = value as unknown[];
+      let out: unknown[] | undefined;
+      for (let i = 0; i < source.length; i++) {
+        const before = source[i];
+        if (before === null) continue;
+        const after = inner(before);
+        if (after !== before) (out ??= [...source])[i] = after;
+      }
+      return out ?? source;
+    };
   }
   return undefined;
+}
+
+/** Whether a `default` keyword appears anywhere in the schema. */
+function hasDefaults(node: unknown): boolean {
+  if (typeof node !== 'object' || node === null) return false;
+  if (Array.isArray(node)) return node.some(hasDefaults);
+  return Object.entries(node).some(([key, value]) => key === 'default' || hasDefaults(value));
 }
 
 export interface RecordChecker {
@@ -114,18 +157,22 @@ export function recordChecker(schema: ResolvedSchema, limits: RecordLimits): Rec
   const validate = compileSchema(schema);
   const limit = schema['meta:class'] === 'experienceevent' ? limits.eventRecordLimitBytes : limits.profileRecordLimitBytes;
   const kind = schema['meta:class'] === 'experienceevent' ? 'ExperienceEvent' : 'profile';
+  // The validator fills in schema defaults (Ajv `useDefaults`); only then can the record change while validated.
+  const fillsDefaults = hasDefaults(schema);
   return {
     check(raw) {
       if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
         return { ok: false, issues: [{ path: '', code: 'RT_RECORD_MALFORMED', message: 'a record must be a JSON object' }] };
       }
-      const bytes = Buffer.byteLength(JSON.stringify(raw));
+      const text = JSON.stringify(raw);
+      // UTF-16 length ≤ UTF-8 bytes ≤ 3 × length: only a text near the limit needs its bytes counted.
+      const bytes = text.length * 3 <= limit ? text.length : Buffer.byteLength(text);
       if (bytes > limit) {
         return { ok: false, issues: [{ path: '', code: 'RT_RECORD_TOO_LARGE', message: `is ${bytes} bytes; the ${kind} limit is ${limit}` }] };
       }
       const record = coerce(raw) as JsonRecord;
-      if (validate(record)) return { ok: true, record };
-      return { ok: false, issues: (validate.errors ?? []).map(issueFromAjv) };
+      if (!validate(record)) return { ok: false, issues: (validate.errors ?? []).map(issueFromAjv) };
+      return { ok: true, record, json: record === raw && !fillsDefaults ? text : JSON.stringify(record) };
     },
   };
 }

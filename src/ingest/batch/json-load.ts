@@ -5,11 +5,13 @@
  * (the failed ones into `_rt_failed_records`, the good ones into the dataset when the threshold allows).
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import path from 'node:path';
 import { quoteIdent, quoteLiteral, toDuckDBType } from '../../adapters/duckdb/duckdb-types.ts';
+import { newId } from '../../core/ids.ts';
 import type { RecordChecker, RecordIssue } from '../record-checks.ts';
-import type { SandboxWarehouse } from '../../ports/warehouse.ts';
+import type { SandboxWarehouse, WriteStamp } from '../../ports/warehouse.ts';
 import { exceedsThreshold, insertDatasetRows, insertFailedRows, loadScript, type FileCounts, type LoadCounts, type LoadTarget } from './load-sql.ts';
 import { ISSUE_TYPE, lit } from './sql-fields.ts';
 import { firstCharacter, jsonLines, jsonValues } from './json-records.ts';
@@ -36,8 +38,13 @@ class LinesOut {
   }
 
   async write(value: unknown): Promise<void> {
+    return this.writeText(JSON.stringify(value));
+  }
+
+  /** A value already serialised (a checked record's text). */
+  async writeText(json: string): Promise<void> {
     this.count++;
-    if (!this.stream.write(`${JSON.stringify(value)}\n`)) await once(this.stream, 'drain');
+    if (!this.stream.write(`${json}\n`)) await once(this.stream, 'drain');
   }
 
   async close(): Promise<void> {
@@ -46,7 +53,7 @@ class LinesOut {
   }
 }
 
-function checkText(checker: RecordChecker, raw: string): { ok: true; record: unknown } | { ok: false; issues: RecordIssue[] } {
+function checkText(checker: RecordChecker, raw: string): { ok: true; json: string } | { ok: false; issues: RecordIssue[] } {
   let value: unknown;
   try {
     value = JSON.parse(raw);
@@ -71,7 +78,7 @@ async function stage(files: JsonFile[], checker: RecordChecker, good: LinesOut, 
       rowNumber++;
       entry.records++;
       const result = checkText(checker, raw);
-      if (result.ok) await good.write(result.record);
+      if (result.ok) await good.writeText(result.json);
       else {
         entry.rejected++;
         await failed.write({ rowNumber, raw: rawText(raw), issues: result.issues });
@@ -110,12 +117,39 @@ export async function loadJson(warehouse: SandboxWarehouse, checker: RecordCheck
     const from = readLines(failed.file, `'rowNumber': 'BIGINT', 'raw': 'VARCHAR', 'issues': '${ISSUE_TYPE}[]'`);
     writes.push(insertFailedRows(target.stamp, target.datasetId, [{ rowNumber: '"rowNumber"', raw: 'raw', issues: 'issues', from }]));
   }
-  if (accepted && good.count > 0) {
-    const columns = await warehouse.describeTable(target.table);
-    const types = columns.map((c) => `${quoteLiteral(c.name)}: ${quoteLiteral(toDuckDBType(c.type))}`).join(', ');
-    const from = readLines(good.file, types);
-    writes.push(insertDatasetRows(target.table, target.stamp, { columns: columns.map((c) => ({ name: c.name, value: quoteIdent(c.name) })), from }));
-  }
+  if (accepted && good.count > 0) writes.push(await insertLinesSql(warehouse, target.table, target.stamp, good.file));
   if (writes.length) await warehouse.query(loadScript([], writes, `SELECT ${lit('done')} AS status, $batch AS batch`), { batch: target.stamp.batchId });
   return { rowsRead, rowsRejected: failed.count, accepted, files: fileCounts };
+}
+
+/** The `INSERT … SELECT` of a JSON Lines file of checked records into a dataset table, typed by its columns. */
+async function insertLinesSql(warehouse: SandboxWarehouse, table: string, stamp: WriteStamp, file: string): Promise<string> {
+  const columns = await warehouse.describeTable(table);
+  const types = columns.map((c) => `${quoteLiteral(c.name)}: ${quoteLiteral(toDuckDBType(c.type))}`).join(', ');
+  return insertDatasetRows(table, stamp, { columns: columns.map((c) => ({ name: c.name, value: quoteIdent(c.name) })), from: readLines(file, types) });
+}
+
+/** Lines per write of a staging file: bounded strings, and the event loop gets a turn between writes. */
+const LINES_PER_WRITE = 2048;
+
+/**
+ * Appends checked records given as their JSON texts (streaming keeps them from intake) as rows stamped with
+ * `stamp`: one staged JSON Lines file, one bulk `INSERT … SELECT` from `read_json`. Returns the rows written.
+ * Use inside `Datasets.appendWith`.
+ */
+export async function appendJsonLines(warehouse: SandboxWarehouse, table: string, stamp: WriteStamp, lines: readonly string[]): Promise<number> {
+  if (lines.length === 0) return 0;
+  const file = path.join(warehouse.stagingDir, `${newId('stream')}.jsonl`);
+  try {
+    const handle = await open(file, 'w');
+    try {
+      for (let i = 0; i < lines.length; i += LINES_PER_WRITE) await handle.writeFile(`${lines.slice(i, i + LINES_PER_WRITE).join('\n')}\n`);
+    } finally {
+      await handle.close();
+    }
+    const { rows } = await warehouse.query(await insertLinesSql(warehouse, table, stamp, file));
+    return Number(Object.values(rows[0] ?? {})[0] ?? 0);
+  } finally {
+    await rm(file, { force: true });
+  }
 }

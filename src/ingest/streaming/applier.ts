@@ -1,9 +1,10 @@
 /**
  * The applier: turns a group of acknowledged log entries into dataset writes. Per dataset, one group becomes
  * one snapshot (never one per event): duplicates by `_id` are dropped (within the group, and against what the
- * table already holds, which also makes a replay after a crash harmless), the rest is appended through
- * `Datasets.appendChecked`, invalid records go to failed records, the write is recorded as a batch with
- * `inputFormat: 'stream'`, and the committed records are published on the event bus.
+ * table already holds — `StoredIds` — which also makes a replay after a crash harmless), the rest is appended
+ * through `Datasets.appendWith` from the records' JSON texts kept since intake (no record is serialised again),
+ * invalid records go to failed records, the write is recorded as a batch with `inputFormat: 'stream'`, and the
+ * committed records are published on the event bus.
  *
  * Crash safety: a batch row is created as `processing` before the write and set to `success` after, so a batch
  * left `processing` names a write that may or may not have landed; `resolveInDoubt` settles it on start (rows
@@ -18,7 +19,9 @@ import type { EventBus } from '../../ports/event-bus.ts';
 import type { BatchRecord, DatasetRecord, MetadataStore } from '../../ports/metadata-store.ts';
 import type { JsonRecord, Warehouse } from '../../ports/warehouse.ts';
 import { FAILED_RECORDS_TABLE, type FailedRecords } from '../failed-records.ts';
+import { appendJsonLines } from '../batch/json-load.ts';
 import type { FailedItem, StreamEntry } from './intake.ts';
+import { StoredIds } from './stored-ids.ts';
 
 /** Who streaming writes are attributed to in snapshots and the audit log. */
 export const STREAMING_PRINCIPAL: Principal = { id: 'streaming', name: 'streaming ingestion', role: 'data-engineer', sandboxes: ['*'] };
@@ -36,9 +39,14 @@ export interface ApplierLog {
 /** DuckDB's words for a value it cannot store (e.g. an integer beyond BIGINT), as opposed to a failing engine. */
 const REFUSED_VALUE = /Conversion Error|Could not convert|out of range|Overflow|Invalid Input Error/i;
 
-/** Records per dataset, in log order, with the connections and failed items that came with them. */
-interface DatasetGroup {
+/** Records to write, with the JSON text of each (same order): what is staged for the warehouse. */
+interface Rows {
   records: JsonRecord[];
+  lines: string[];
+}
+
+/** Records per dataset, in log order, with the connections and failed items that came with them. */
+interface DatasetGroup extends Rows {
   failed: FailedItem[];
   connections: Set<string>;
 }
@@ -47,13 +55,18 @@ function groupByDataset(entries: readonly StreamEntry[]): Map<string, DatasetGro
   const groups = new Map<string, DatasetGroup>();
   const group = (datasetId: string): DatasetGroup => {
     let found = groups.get(datasetId);
-    if (!found) groups.set(datasetId, (found = { records: [], failed: [], connections: new Set() }));
+    if (!found) groups.set(datasetId, (found = { records: [], lines: [], failed: [], connections: new Set() }));
     return found;
   };
   for (const entry of entries) {
     for (const [datasetId, records] of Object.entries(entry.writes)) {
       const g = group(datasetId);
-      for (const record of records) g.records.push(record);
+      // Entries read back from the log (a restart) have no texts: serialised here, once.
+      const lines = entry.lines?.[datasetId];
+      for (let i = 0; i < records.length; i++) {
+        g.records.push(records[i]!);
+        g.lines.push(lines?.[i] ?? JSON.stringify(records[i]));
+      }
       g.connections.add(entry.connectionId);
     }
     for (const item of entry.failed) {
@@ -65,19 +78,29 @@ function groupByDataset(entries: readonly StreamEntry[]): Map<string, DatasetGro
   return groups;
 }
 
-/** The first record of every `_id` (records without one are all kept). */
-function firstById(records: readonly JsonRecord[]): JsonRecord[] {
+/** The first record of every `_id` that is not `stored` already (records without one are all kept). */
+function freshRows(rows: Rows, stored: ReadonlySet<string>): Rows {
   const seen = new Set<string>();
-  return records.filter((record) => {
+  const fresh: Rows = { records: [], lines: [] };
+  rows.records.forEach((record, i) => {
     const id = record._id;
-    if (typeof id !== 'string') return true;
-    if (seen.has(id)) return false;
-    seen.add(id);
-    return true;
+    if (typeof id === 'string') {
+      if (seen.has(id) || stored.has(id)) return;
+      seen.add(id);
+    }
+    fresh.records.push(record);
+    fresh.lines.push(rows.lines[i]!);
   });
+  return fresh;
 }
 
+const idsOf = (records: readonly JsonRecord[]): string[] => records.map((r) => r._id).filter((id): id is string => typeof id === 'string');
+
+const half = (rows: Rows, from: number, to?: number): Rows => ({ records: rows.records.slice(from, to), lines: rows.lines.slice(from, to) });
+
 export class Applier {
+  readonly storedIds: StoredIds;
+
   constructor(
     private readonly metadata: MetadataStore,
     private readonly warehouse: Warehouse,
@@ -86,7 +109,10 @@ export class Applier {
     private readonly bus: EventBus,
     private readonly clock: Clock,
     private readonly log: ApplierLog,
-  ) {}
+    dedupIds: number,
+  ) {
+    this.storedIds = new StoredIds(warehouse, dedupIds);
+  }
 
   /** Applies the entries (oldest first). `replayed`: parts of them may already be stored (a restart, a retry). */
   async apply(sandbox: string, entries: readonly StreamEntry[], replayed: boolean): Promise<ApplyCounts> {
@@ -110,18 +136,18 @@ export class Applier {
   }
 
   private async applyDataset(sandbox: string, dataset: DatasetRecord, group: DatasetGroup, replayed: boolean): Promise<ApplyCounts> {
-    const unique = firstById(group.records);
-    const stored = await this.storedIds(sandbox, dataset.tableName, unique);
-    const fresh = stored.size === 0 ? unique : unique.filter((r) => !(typeof r._id === 'string' && stored.has(r._id)));
+    const stored = await this.storedIds.stored(sandbox, dataset, idsOf(group.records));
+    const fresh = freshRows(group, stored);
     const failed = replayed ? await this.notYetKept(sandbox, dataset.id, group.failed) : group.failed;
-    const duplicates = group.records.length - fresh.length;
-    if (fresh.length === 0 && failed.length === 0) return { written: 0, duplicates, failed: 0 };
+    const duplicates = group.records.length - fresh.records.length;
+    if (fresh.records.length === 0 && failed.length === 0) return { written: 0, duplicates, failed: 0 };
 
     const batch = await this.openBatch(sandbox, dataset.id, group, failed.length, duplicates);
     let written: { outcomes: { outcome: WriteOutcome; records: JsonRecord[] }[]; refused: FailedItem[] };
     try {
       written = await this.write(sandbox, dataset, fresh, batch.id);
     } catch (error) {
+      this.storedIds.forget(sandbox, dataset.id);
       // The lane retries the group (as possibly partly applied); this attempt's batch says it failed.
       const now = isoNow(this.clock);
       const code = error instanceof RoundtripError ? error.code : 'RT_INTERNAL';
@@ -180,35 +206,29 @@ export class Applier {
   private async write(
     sandbox: string,
     dataset: DatasetRecord,
-    records: JsonRecord[],
+    rows: Rows,
     batchId: string,
   ): Promise<{ outcomes: { outcome: WriteOutcome; records: JsonRecord[] }[]; refused: FailedItem[] }> {
+    const { records, lines } = rows;
     if (records.length === 0) return { outcomes: [], refused: [] };
     try {
-      const outcome = await this.datasets.appendChecked(STREAMING_PRINCIPAL, sandbox, dataset, records, batchId);
+      // The records' texts from intake are staged as they are: no record is serialised again here.
+      const outcome = await this.datasets.appendWith(STREAMING_PRINCIPAL, sandbox, dataset, batchId, ({ table, warehouse, stamp }) => appendJsonLines(warehouse, table, stamp, lines));
+      this.storedIds.written(sandbox, dataset.id, outcome.snapshotId, idsOf(records));
       return { outcomes: [{ outcome, records }], refused: [] };
     } catch (error) {
       if (!(error instanceof RoundtripError && error.code === 'RT_WAREHOUSE_FAILED' && REFUSED_VALUE.test(error.message))) throw error;
       if (records.length === 1) {
         const issue = { path: '', code: 'RT_WAREHOUSE_FAILED' as const, message: error.message };
-        return { outcomes: [], refused: [{ datasetId: dataset.id, rowNumber: 0, raw: JSON.stringify(records[0]), issues: [issue] }] };
+        return { outcomes: [], refused: [{ datasetId: dataset.id, rowNumber: 0, raw: lines[0]!, issues: [issue] }] };
       }
+      // The refused write took a snapshot id: the known ids are reloaded before the next duplicate check.
+      this.storedIds.forget(sandbox, dataset.id);
       const middle = Math.ceil(records.length / 2);
-      const first = await this.write(sandbox, dataset, records.slice(0, middle), batchId);
-      const second = await this.write(sandbox, dataset, records.slice(middle), batchId);
+      const first = await this.write(sandbox, dataset, half(rows, 0, middle), batchId);
+      const second = await this.write(sandbox, dataset, half(rows, middle), batchId);
       return { outcomes: [...first.outcomes, ...second.outcomes], refused: [...first.refused, ...second.refused] };
     }
-  }
-
-  /** Which of these `_id`s the dataset's table already holds (one semi-join; the id list is the small side). */
-  private async storedIds(sandbox: string, table: string, records: readonly JsonRecord[]): Promise<Set<string>> {
-    const ids = records.map((r) => r._id).filter((id): id is string => typeof id === 'string');
-    if (ids.length === 0) return new Set();
-    const warehouse = await this.warehouse.sandbox(sandbox);
-    const result = await warehouse.query(`SELECT DISTINCT "_id" AS id FROM "${table}" WHERE "_id" IN (SELECT unnest(json_transform($ids, '["VARCHAR"]')))`, {
-      ids: JSON.stringify(ids),
-    });
-    return new Set(result.rows.map((r) => r.id as string));
   }
 
   /** On replay: failed records that an interrupted apply already kept are not kept twice. */

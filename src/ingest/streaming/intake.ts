@@ -26,6 +26,19 @@ export interface StreamEntry {
   /** Valid records per dataset id, in arrival order. */
   writes: Record<string, JsonRecord[]>;
   failed: FailedItem[];
+  /**
+   * The JSON text of each record in `writes` (same keys, same order), kept from the check so neither the log nor
+   * the warehouse append serialises a record again. Not part of the log entry: absent on entries read back.
+   */
+  lines?: Record<string, string[]>;
+}
+
+/** The log payload of an entry: `JSON.stringify(entry)` without `lines`, built from them when present. */
+export function entryPayload(entry: StreamEntry): string {
+  const { lines } = entry;
+  if (!lines) return JSON.stringify({ connectionId: entry.connectionId, xactionId: entry.xactionId, receivedTimeMs: entry.receivedTimeMs, writes: entry.writes, failed: entry.failed });
+  const writes = Object.keys(entry.writes).map((datasetId) => `${JSON.stringify(datasetId)}:[${lines[datasetId]!.join(',')}]`);
+  return `{"connectionId":${JSON.stringify(entry.connectionId)},"xactionId":${JSON.stringify(entry.xactionId)},"receivedTimeMs":${JSON.stringify(entry.receivedTimeMs)},"writes":{${writes.join(',')}},"failed":${JSON.stringify(entry.failed)}}`;
 }
 
 export interface OfferOptions {
@@ -46,6 +59,7 @@ export function issueSummary(issues: RecordIssue[]): { code: string; message: st
 
 export class EntryBuilder {
   private readonly writes: Record<string, JsonRecord[]> = {};
+  private readonly lines: Record<string, string[]> = {};
   private readonly failed: FailedItem[] = [];
   private recordCount = 0;
 
@@ -60,6 +74,7 @@ export class EntryBuilder {
     const result = target.checker.check(target.role === 'profile' ? withRecordId(record, `${this.xactionId}:${rowNumber}`) : record);
     if (result.ok) {
       (this.writes[target.dataset.id] ??= []).push(result.record);
+      (this.lines[target.dataset.id] ??= []).push(result.json);
       this.recordCount++;
       return { status: 200 };
     }
@@ -82,7 +97,7 @@ export class EntryBuilder {
   }
 
   entry(): StreamEntry {
-    return { connectionId: this.connection.id, xactionId: this.xactionId, receivedTimeMs: this.receivedTimeMs, writes: this.writes, failed: this.failed };
+    return { connectionId: this.connection.id, xactionId: this.xactionId, receivedTimeMs: this.receivedTimeMs, writes: this.writes, failed: this.failed, lines: this.lines };
   }
 }
 

@@ -12,10 +12,15 @@ export interface StreamingOptions {
   queueLimitRecords: number;
   /** The consumer waits this long after the first pending entry, so one snapshot holds many requests (default 1000 ms). */
   applyIntervalMs: number;
-  /** Largest number of records applied as one snapshot per dataset (default 25,000): the bulk append serialises them on the event loop, so this bounds the stall. */
+  /** Largest number of records applied as one snapshot per dataset (default 25,000): bounds the staging file and how long one insert runs. */
   maxApplyRecords: number;
   /** Write-ahead log segment size (default 64 MiB). */
   segmentBytes: number;
+  /**
+   * Most `_id`s per dataset kept in memory for duplicate suppression (default 1,000,000, ~80 MB). A table with
+   * more is asked with a semi-join over its `_id` column at every apply instead (exact too, but slower).
+   */
+  dedupIds: number;
 }
 
 export const DEFAULT_STREAMING_OPTIONS: StreamingOptions = {
@@ -24,6 +29,7 @@ export const DEFAULT_STREAMING_OPTIONS: StreamingOptions = {
   applyIntervalMs: 1000,
   maxApplyRecords: 25_000,
   segmentBytes: 64 * 1024 * 1024,
+  dedupIds: 1_000_000,
 };
 
 export const STREAMING_ENV: Record<string, keyof StreamingOptions> = {
@@ -32,6 +38,7 @@ export const STREAMING_ENV: Record<string, keyof StreamingOptions> = {
   ROUNDTRIP_STREAM_APPLY_INTERVAL_MS: 'applyIntervalMs',
   ROUNDTRIP_STREAM_MAX_APPLY_RECORDS: 'maxApplyRecords',
   ROUNDTRIP_STREAM_SEGMENT_BYTES: 'segmentBytes',
+  ROUNDTRIP_STREAM_DEDUP_IDS: 'dedupIds',
 };
 
 /** Defaults overridden by the `ROUNDTRIP_STREAM_…` variables that hold a non-negative integer. */

@@ -109,6 +109,14 @@ export const StreamingStats = Type.Object({
   duplicateRecords: Type.Integer(),
   failedRecords: Type.Integer(),
   overloadedRequests: Type.Integer(),
+  duplicateChecks: Type.Object(
+    {
+      fromMemory: Type.Integer({ description: 'Answered from the ids held in memory' }),
+      fromTable: Type.Integer({ description: 'Answered by a semi-join over the table (tables with more ids than ROUNDTRIP_STREAM_DEDUP_IDS)' }),
+      loads: Type.Integer({ description: 'Times the ids of a table were (re)loaded: once per dataset, again after another writer wrote' }),
+    },
+    { description: 'How duplicate _ids were looked up, per dataset and apply, since the server started' },
+  ),
   sandboxes: Type.Array(
     Type.Object({
       sandbox: Type.String(),

@@ -23,7 +23,7 @@ import type { JsonRecord, Warehouse } from '../../ports/warehouse.ts';
 import type { FailedRecords } from '../failed-records.ts';
 import { Applier, type ApplierLog, type ApplyCounts } from './applier.ts';
 import { StreamingConnections } from './connections.ts';
-import type { EntryBuilder, StreamEntry } from './intake.ts';
+import { entryPayload, type EntryBuilder, type StreamEntry } from './intake.ts';
 import { Lane, type QueuedEntry } from './lane.ts';
 import type { StreamingOptions } from './options.ts';
 import type { StreamingStatsT } from './payloads.ts';
@@ -101,7 +101,7 @@ export class StreamingIngest {
   constructor(private readonly deps: StreamingDeps) {
     this.log = deps.log ?? consoleLog;
     this.connections = new StreamingConnections(deps.metadata, deps.datasets, deps.registry, deps.audit, deps.clock);
-    this.applier = new Applier(deps.metadata, deps.warehouse, deps.datasets, deps.failedRecords, deps.bus, deps.clock, this.log);
+    this.applier = new Applier(deps.metadata, deps.warehouse, deps.datasets, deps.failedRecords, deps.bus, deps.clock, this.log, deps.options.dedupIds);
   }
 
   get options(): StreamingOptions {
@@ -157,7 +157,7 @@ export class StreamingIngest {
     if (builder.size === 0) return;
     this.admit();
     const entry = builder.entry();
-    const { bytes, durable: appending } = this.lane(builder.connection.sandbox).append(entry, JSON.stringify(entry), builder.size);
+    const { bytes, durable: appending } = this.lane(builder.connection.sandbox).append(entry, entryPayload(entry), builder.size);
     this.queuedBytes += bytes;
     this.queuedRecords += builder.size;
     this.inflight.add(appending);
@@ -189,6 +189,7 @@ export class StreamingIngest {
       duplicateRecords: this.totals.duplicates,
       failedRecords: this.totals.failed,
       overloadedRequests: this.totals.overloaded,
+      duplicateChecks: { ...this.applier.storedIds.answers },
       sandboxes: [...this.lanes.values()].map((lane) => ({ sandbox: lane.sandbox, headLsn: lane.headLsn, appliedLsn: lane.checkpointLsn, pendingEntries: lane.pendingEntries, syncs: lane.syncs })),
     };
   }

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { CommittedRecords } from '../../ports/event-bus.ts';
 import { EVENT_SCHEMA, LOYALTY_RECORD, LOYALTY_SCHEMA } from '../../testing/fixtures.ts';
 import { createTestPlatform, type Json, type TestPlatform } from '../../testing/platform.ts';
+import { StoredIds } from './stored-ids.ts';
 
 const event = (id: string, extra: Record<string, unknown> = {}) => ({
   _id: id,
@@ -134,6 +135,35 @@ describe('streaming ingestion: collection envelope', () => {
     const ids = await storedIds(t, 'web_events');
     assert.deepEqual([ids.filter((id) => id === 'dup-1').length, ids.filter((id) => id === 'dup-2').length], [1, 1]);
     assert.ok(t.platform.streaming.stats().duplicateRecords >= 2);
+  });
+
+  it('suppresses duplicates from memory, and still sees ids another writer stored since (a write taking a snapshot in between)', async () => {
+    const checks = (): { fromMemory: number; fromTable: number; loads: number } => t.platform.streaming.stats().duplicateChecks;
+    await send(t, `/collection/batch/${c.connectionId}`, { messages: [message(event('mem-1')), message(event('mem-2'))] }, c.secret);
+    await t.platform.streaming.flush();
+    const before = checks();
+    // Another writer (not streaming) stores an id while streaming holds its ids in memory.
+    await t.platform.datasets.write({ id: 'test', name: 'test', role: 'admin', sandboxes: ['*'] }, 'prod', 'web events', [event('other-writer-1')]);
+    await send(t, `/collection/batch/${c.connectionId}`, { messages: [message(event('mem-1')), message(event('other-writer-1')), message(event('mem-3'))] }, c.secret);
+    const ids = await storedIds(t, 'web_events');
+    assert.deepEqual(['mem-1', 'mem-2', 'mem-3', 'other-writer-1'].map((id) => ids.filter((x) => x === id).length), [1, 1, 1, 1]);
+    assert.equal(checks().loads, before.loads + 1, 'the other write made streaming reload the ids of the table');
+    await send(t, `/collection/batch/${c.connectionId}`, { messages: [message(event('mem-3')), message(event('mem-4'))] }, c.secret);
+    assert.deepEqual((await storedIds(t, 'web_events')).filter((x) => x === 'mem-3' || x === 'mem-4').sort(), ['mem-3', 'mem-4']);
+    assert.equal(checks().loads, before.loads + 1, 'after its own writes, streaming answers from memory without reloading');
+    assert.ok(checks().fromMemory >= before.fromMemory + 2);
+  });
+
+  it('asks the table instead (a semi-join) when it holds more ids than are kept in memory', async () => {
+    await send(t, `/collection/batch/${c.connectionId}`, { messages: [message(event('big-1')), message(event('big-2')), message(event('big-3'))] }, c.secret);
+    await t.platform.streaming.flush();
+    const dataset = await t.platform.datasets.get('prod', 'web events');
+    const small = new StoredIds(t.platform.warehouse, 2);
+    assert.deepEqual([...(await small.stored('prod', dataset, ['big-1', 'big-3', 'never-sent']))].sort(), ['big-1', 'big-3']);
+    assert.deepEqual(small.answers, { fromMemory: 0, fromTable: 1, loads: 0 });
+    const roomy = new StoredIds(t.platform.warehouse, 1_000_000);
+    assert.deepEqual([...(await roomy.stored('prod', dataset, ['big-2', 'never-sent']))], ['big-2']);
+    assert.deepEqual(roomy.answers, { fromMemory: 1, fromTable: 0, loads: 1 });
   });
 
   it('refuses a record over the size limit with 413 RT_RECORD_TOO_LARGE, by record and by body', async () => {
