@@ -238,6 +238,15 @@ export function streamingRoutes(app: App, platform: Platform): void {
     scope.setErrorHandler(streamingErrorHandler);
     connectionRoutes(scope, platform);
     void scope.register((hot: App, _hotOptions, hotDone) => {
+      // Overload is answered before the body is read: a 429 must not cost the parse of the body it refuses.
+      hot.addHook('onRequest', (_request, _reply, next) => {
+        try {
+          platform.streaming.admit();
+          next();
+        } catch (error) {
+          next(error as Error);
+        }
+      });
       installJsonParsers(hot);
       collectionRoutes(hot, platform);
       segmentRoutes(hot, platform);
