@@ -12,36 +12,11 @@ import type { Warehouse } from '../ports/warehouse.ts';
 import { dataGroupSchemas, rewriteDataGroupChains } from '../query/accelerated.ts';
 import type { QueryService } from '../query/query-service.ts';
 import { render, tokenize } from '../query/sql-tokens.ts';
+import { Slots } from '../core/slots.ts';
+
+export { Slots };
 import type { AcceleratedQueryResult, ColumnView } from './types.ts';
 
-/** FIFO counting semaphore. */
-export class Slots {
-  private running = 0;
-  private readonly waiting: (() => void)[] = [];
-  constructor(readonly limit: number) {}
-
-  get active(): number {
-    return this.running;
-  }
-
-  get queued(): number {
-    return this.waiting.length;
-  }
-
-  async enter(): Promise<void> {
-    if (this.running < this.limit) {
-      this.running++;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-
-  leave(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.running--;
-  }
-}
 
 interface CacheEntry {
   columns: ColumnView[];

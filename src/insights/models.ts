@@ -37,7 +37,13 @@ function tableView(name: string, columns: { name: string; type: string }[], reco
   return { name, type, columns, primaryKey, foreignKeys, recordCount, lookups: [...new Set(foreignKeys.map((f) => f.references.table))] };
 }
 
-export async function listModels(w: SandboxWarehouse, refreshedAt: Promise<string | null>): Promise<DataModelView[]> {
+/** A model another domain publishes in its own accelerated schema (e.g. CampaignInsights): its name and description. */
+export interface ModelInfo {
+  name: string;
+  description: string;
+}
+
+export async function listModels(w: SandboxWarehouse, refreshedAt: Promise<string | null>, named: ReadonlyMap<string, ModelInfo> = new Map()): Promise<DataModelView[]> {
   const session = await w.openSession();
   let accelerated: Set<string>;
   try {
@@ -67,8 +73,8 @@ export async function listModels(w: SandboxWarehouse, refreshedAt: Promise<strin
     const tables = [...byTable.keys()].filter((t) => t.startsWith(`${schema}.`) && t.split('.').length === 3).sort();
     const builtIn = schema === CDP_SCHEMA;
     return {
-      name: builtIn ? CDP_MODEL : schema,
-      description: builtIn ? 'Real-Time CDP insights: profiles, identities, audiences, overlaps, destinations and CLV, per merge policy and date.' : `Custom data model in ${schema}.`,
+      name: builtIn ? CDP_MODEL : (named.get(schema)?.name ?? schema),
+      description: builtIn ? 'Real-Time CDP insights: profiles, identities, audiences, overlaps, destinations and CLV, per merge policy and date.' : (named.get(schema)?.description ?? `Custom data model in ${schema}.`),
       schema,
       tables: tables.map((t) => tableView(t, byTable.get(t)!, exact.get(t) ?? 0, keys)),
       refreshedAt: builtIn ? when : null,

@@ -65,6 +65,7 @@ export const RefreshRunView = Type.Object({
   checkpoints: Type.Array(Type.Object({ datasetId: Type.String(), table: Type.String(), from: Type.Integer(), to: Type.Integer() })),
   datesRecomputed: Type.Integer(),
   profilesRecomputed: Type.Integer(),
+  audiences: Type.Optional(Type.Union([Type.Literal('kept'), Type.Literal('incremental'), Type.Literal('rebuilt')], { description: 'Audience facts: kept as they were, updated for the profiles with new transitions, or rebuilt' })),
   steps: Type.Array(Type.Object({ name: Type.String(), ms: Type.Number(), rows: Type.Optional(Type.Integer()) })),
   startedAt: Type.String(),
   endedAt: Type.Union([Type.String(), Type.Null()]),

@@ -7,12 +7,14 @@
  * with the namespaces and CLV it has now. Audience facts replay the membership transitions (history, plus
  * current rows that have none) day by day. Overlaps and CLV facts are stated for the process date.
  *
- * Incremental: per source dataset a checkpoint holds the last snapshot processed. A refresh finds the records
- * of the snapshots committed since, the profiles they touch (and every node of those graphs, which covers
- * profile ids that a merge made disappear), recomputes only those profiles' rows in `_rt_insights_profiles`,
- * turns the old and new rows into a per-first-date delta of `_rt_insights_daily`, and recomputes the facts of
- * the dates from the earliest date the delta touches (a late-arriving record for an old date reprocesses that
- * date and the days after it). Audience, overlap and CLV facts are small aggregates recomputed each time.
+ * Incremental: the refresh takes the snapshots the identity graph applied since the last one (and makes itself
+ * full when the graph changed in a way they do not explain: an unmerge, a privacy delete, a rebuild). Their
+ * records fold into per-identity state (first date, latest CLV); the profiles of the touched graphs are
+ * recomputed from a copy of those graphs' nodes, and the old and new rows turn into a per-first-date delta of
+ * `_rt_insights_daily`; the facts of the dates from the earliest date the delta touches are recomputed (a
+ * late-arriving record for an old date reprocesses that date and the days after it). Audience facts keep
+ * membership intervals and their day deltas as state and recompute only the profiles with new transitions (or
+ * changed profiles) while the membership tables only grew; CLV facts are recomputed when a profile's CLV changed.
  *
  * Atomic: everything (state tables, facts, dimensions, checkpoints, the delta log) is written in one DuckDB
  * transaction on one connection; other connections read the previous model until COMMIT, and a failure
@@ -20,7 +22,7 @@
  */
 import { RoundtripError } from '../core/errors.ts';
 import { MEMBERSHIP_HISTORY_TABLE, MEMBERSHIP_TABLE } from '../audiences/membership-tables.ts';
-import { NODES, RECORDS } from '../identity/store.ts';
+import { APPLIED, NODES, RECORDS, STATE } from '../identity/store.ts';
 import { positionedRowsSql } from '../identity/positions.ts';
 import type { DatasetRecord, MergePolicyRecord } from '../ports/metadata-store.ts';
 import type { ColumnSpec, WarehouseSession } from '../ports/warehouse.ts';
@@ -32,6 +34,18 @@ export const PROFILE_STATE = '_rt_insights_profiles';
 export const DAILY_STATE = '_rt_insights_daily';
 export const CHECKPOINTS = '_rt_insights_checkpoints';
 export const MODEL_STATE = '_rt_insights_state';
+/** Per anchor identity (a node with a record of its own): the date of its first record. */
+export const NODE_STATE = '_rt_insights_nodes';
+/** Per identity and CLV kind: the latest non-null decile and value of its CLV records, with their positions. */
+export const NODE_CLV = '_rt_insights_node_clv';
+/** Namespace sets by id (the 32-bit hash of the sorted, comma-joined namespaces, like the model's overlap ids). */
+export const NS_SETS = '_rt_insights_ns_sets';
+/** Realized membership intervals per (audience, policy, profile), with the profile's namespace set and CLV then. */
+export const MEMBER_STATE = '_rt_insights_members';
+/** Per policy, audience and day: intervals starting (+) and ending (−) that day; summed up to a date, the members then. */
+export const SEGMENT_DAYS = '_rt_insights_segment_days';
+/** The same per namespace of the members' profiles. */
+export const SEGMENT_NS_DAYS = '_rt_insights_segment_ns_days';
 const CONSTRAINTS = '_rt_table_constraints';
 
 export const WINDOW_DAYS = 30;
@@ -42,15 +56,38 @@ const lit = (s: string) => `'${s.replace(/'/g, "''")}'`;
 const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
 const SETUP = [
-  `CREATE TABLE IF NOT EXISTS ${PROFILE_STATE} (merge_policy_id INTEGER, profile_id BIGINT, first_date DATE, namespaces VARCHAR[], identity_count INTEGER, clv_decile INTEGER, predicted_clv DOUBLE, revenue DOUBLE)`,
+  // The namespaces of a profile as the id of their set (`_rt_insights_ns_sets`): an integer scans far faster than a list.
+  `CREATE TABLE IF NOT EXISTS ${PROFILE_STATE} (merge_policy_id INTEGER, profile_id BIGINT, first_date DATE, ns_set INTEGER, identity_count INTEGER, clv_decile INTEGER, predicted_clv DOUBLE, revenue DOUBLE)`,
+  `CREATE TABLE IF NOT EXISTS ${NS_SETS} (ns_set INTEGER, namespaces VARCHAR[])`,
+  `CREATE TABLE IF NOT EXISTS ${MEMBER_STATE} (segment_id INTEGER, merge_policy_id INTEGER, profile_id BIGINT, day DATE, until DATE, ns_set INTEGER, clv_decile INTEGER, predicted_clv DOUBLE)`,
+  `CREATE TABLE IF NOT EXISTS ${SEGMENT_DAYS} (merge_policy_id INTEGER, segment_id INTEGER, d DATE, n BIGINT)`,
+  `CREATE TABLE IF NOT EXISTS ${SEGMENT_NS_DAYS} (merge_policy_id INTEGER, segment_id INTEGER, ns VARCHAR, d DATE, n BIGINT)`,
   `CREATE TABLE IF NOT EXISTS ${DAILY_STATE} (merge_policy_id INTEGER, first_date DATE, namespaces VARCHAR[], single BOOLEAN, n BIGINT)`,
   `CREATE TABLE IF NOT EXISTS ${CHECKPOINTS} (model VARCHAR, dataset_id VARCHAR, table_name VARCHAR, snapshot_id BIGINT)`,
   `CREATE TABLE IF NOT EXISTS ${MODEL_STATE} (model VARCHAR, signature VARCHAR, graph_version BIGINT, process_date DATE, refreshed_at TIMESTAMPTZ, audience_fingerprint VARCHAR)`,
+  `ALTER TABLE ${MODEL_STATE} ADD COLUMN IF NOT EXISTS graph_pos BIGINT`,
+  `ALTER TABLE ${MODEL_STATE} ADD COLUMN IF NOT EXISTS audience_checkpoint VARCHAR`,
+  `CREATE TABLE IF NOT EXISTS ${NODE_STATE} (node BIGINT, first_date DATE)`,
+  `CREATE TABLE IF NOT EXISTS ${NODE_CLV} (node BIGINT, kind VARCHAR, decile INTEGER, decile_pos BIGINT, value DOUBLE, value_pos BIGINT)`,
   `CREATE TABLE IF NOT EXISTS ${CONSTRAINTS} (table_name VARCHAR, kind VARCHAR, columns VARCHAR[], ref_table VARCHAR, ref_columns VARCHAR[], created_at TIMESTAMPTZ)`,
 ];
 
 /** A 32-bit signed id from a text id (the reference's ids are int hashes of the source ids). */
 const HASH_MACRO = `CREATE OR REPLACE TEMP MACRO rt_hash32(x) AS ((hash(x::VARCHAR) % 4294967296)::BIGINT - 2147483648)::INTEGER`;
+
+/** The identities whose profiles an incremental refresh recomputes, for a policy (see `updateProfiles`). */
+const staleOf = (policy: MergePolicyRecord) => (policy.idStitching === 'none' ? 'rt_ins_stale_nodes' : 'rt_ins_stale_graphs');
+
+/** Where the audience facts' incremental state stands in the membership tables (see `audienceFacts`). */
+interface AudienceCheckpoint {
+  /** The latest history time (text of a TIMESTAMPTZ), and how many history rows are older. */
+  at: string | null;
+  before: number;
+  /** The latest `last_qualification_time` of the current rows. */
+  lqt: string | null;
+  /** Current rows without history when the state was rebuilt (they make the state non-incremental). */
+  orphans: number;
+}
 
 export interface ClvSource {
   dataset: DatasetRecord;
@@ -66,7 +103,6 @@ export interface RefreshInput {
   sources: { dataset: DatasetRecord; snapshots: { snapshotId: number; date: string }[] }[];
   clv: ClvSource[];
   processDate: string;
-  graphVersion: number;
   full: boolean;
   /** Called before each step (tests inject failures here). */
   beforeStep: (step: string) => Promise<void> | void;
@@ -77,6 +113,7 @@ export interface RefreshOutcome {
   checkpoints: { datasetId: string; table: string; from: number; to: number }[];
   datesRecomputed: number;
   profilesRecomputed: number;
+  audiences: 'kept' | 'incremental' | 'rebuilt';
   steps: RefreshStep[];
 }
 
@@ -91,6 +128,9 @@ function signatureOf(input: RefreshInput): string {
     sources: input.sources.map((s) => s.dataset.id).sort(),
     clv: input.clv.map((c) => [c.dataset.id, c.column, c.kind]),
     window: WINDOW_DAYS,
+    // The layout of the working state (4: per-identity first dates and CLV, namespace-set ids, membership
+    // intervals); a new layout rebuilds once.
+    state: 5,
   });
 }
 
@@ -101,17 +141,38 @@ export function tenantColumn(columns: readonly ColumnSpec[], field: string): str
 
 export class CdpRefresh {
   private readonly steps: RefreshStep[] = [];
+  private graph = { version: 0, pos: 1 };
+  private readonly tracing: boolean;
+  private audienceMode: 'incremental' | 'rebuilt' = 'rebuilt';
+  /** Per dataset, the snapshots of this incremental refresh. */
+  private applied = new Map<string, number[]>();
   private readonly q: (sql: string) => Promise<Record<string, unknown>[]>;
 
   constructor(private readonly input: RefreshInput) {
+    // RT_INSIGHTS_TRACE=1 prints each statement's time (profiling the refresh; see bench/insights.ts).
+    // RT_INSIGHTS_TRACE=explain also prints the EXPLAIN ANALYZE plan of every INSERT … SELECT and CREATE … AS SELECT.
+    const explain = process.env.RT_INSIGHTS_TRACE === 'explain';
+    const trace = explain || process.env.RT_INSIGHTS_TRACE === '1';
+    this.tracing = trace;
     this.q = async (sql) => {
       try {
-        return (await input.session.query(sql)).rows;
+        const started = performance.now();
+        const select = explain ? /^\s*(?:INSERT INTO \S+|CREATE OR REPLACE TEMP TABLE \S+ AS)\s+((?:WITH|SELECT)\b[\s\S]*)$/.exec(sql)?.[1] : undefined;
+        if (select) console.error((await input.session.query(`EXPLAIN ANALYZE ${select}`)).rows.map((r) => String(Object.values(r).at(-1) as string)).join('\n'));
+        const rows = (await input.session.query(sql)).rows;
+        if (trace) console.error(`[insights] ${(performance.now() - started).toFixed(1).padStart(8)} ms  ${sql.replace(/\s+/g, ' ').trim().slice(0, 160)}`);
+        return rows;
       } catch (error) {
         if (error instanceof RoundtripError) throw new RoundtripError(error.code, error.message, { statement: sql.trim().slice(0, 300) });
         throw error;
       }
     };
+  }
+
+  /** Runs statements in one round trip (one by one when tracing, to time each). */
+  private async batch(statements: string[]): Promise<void> {
+    if (this.tracing) for (const statement of statements) await this.q(statement);
+    else if (statements.length) await this.q(statements.join(';\n'));
   }
 
   private async step<T>(name: string, work: () => Promise<T>): Promise<T> {
@@ -140,48 +201,54 @@ export class CdpRefresh {
   private async build(): Promise<RefreshOutcome> {
     const { input } = this;
     await this.step('setup', async () => {
-      await this.q(`CREATE SCHEMA IF NOT EXISTS ${ident(CDP_DATABASE)}; CREATE SCHEMA IF NOT EXISTS ${ident(CDP_SCHEMA)}`);
-      await registerAcceleratedDatabase(input.session, CDP_DATABASE, 'acp_query_batch');
-      for (const [table, columns] of Object.entries(CDP_TABLES)) await this.q(`CREATE TABLE IF NOT EXISTS ${cdp(table)} (${columns})`);
-      for (const statement of SETUP) await this.q(statement);
+      if (await this.tablesMissing()) {
+        await this.q(`CREATE SCHEMA IF NOT EXISTS ${ident(CDP_DATABASE)}; CREATE SCHEMA IF NOT EXISTS ${ident(CDP_SCHEMA)}`);
+        await registerAcceleratedDatabase(input.session, CDP_DATABASE, 'acp_query_batch');
+        await this.batch([...Object.entries(CDP_TABLES).map(([table, columns]) => `CREATE TABLE IF NOT EXISTS ${cdp(table)} (${columns})`), ...SETUP]);
+      }
       await this.q(HASH_MACRO);
       await this.loadReferenceTables();
     });
-    const previous = (await this.q(`SELECT signature, graph_version, strftime(process_date, '%Y-%m-%d') AS process_date, audience_fingerprint FROM ${MODEL_STATE} WHERE model = ${lit(CDP_MODEL)}`))[0];
+    const previous = (await this.q(`SELECT signature, graph_version, graph_pos, strftime(process_date, '%Y-%m-%d') AS process_date, audience_fingerprint, audience_checkpoint FROM ${MODEL_STATE} WHERE model = ${lit(CDP_MODEL)}`))[0];
     const checkpoints = new Map((await this.q(`SELECT dataset_id, snapshot_id FROM ${CHECKPOINTS} WHERE model = ${lit(CDP_MODEL)}`)).map((r) => [r.dataset_id as string, Number(r.snapshot_id)]));
-    const newSnapshots = input.sources.flatMap((s) => s.snapshots.filter((x) => x.snapshotId > (checkpoints.get(s.dataset.id) ?? 0)).map((x) => ({ ds: s.dataset.id, snap: x.snapshotId })));
-    const graphMoved = previous !== undefined && Number(previous.graph_version) !== input.graphVersion;
+    this.graph = await this.graphState();
+    const since = previous ? await this.graphSince(Number(previous.graph_version), previous.graph_pos === null ? null : Number(previous.graph_pos)) : null;
     const full =
       input.full ||
       previous === undefined ||
+      since === null ||
       previous.signature !== signatureOf(input) ||
-      (previous.process_date as string) > input.processDate ||
-      // The graph changed without new records (an unmerge, a privacy delete): which profiles moved is unknown.
-      (graphMoved && newSnapshots.length === 0);
+      (previous.process_date as string) > input.processDate;
 
     const windowStart = addDays(input.processDate, -(WINDOW_DAYS - 1));
     let fromDate = windowStart;
     let profiles = 0;
     let membersChanged = true;
+    let clvChanged = true;
     if (full) {
       profiles = await this.step('profiles', () => this.rebuildProfiles());
     } else {
-      const touched = await this.step('profiles', () => this.updateProfiles(newSnapshots));
+      const touched = await this.step('profiles', () => this.updateProfiles(since));
       profiles = touched.profiles;
       membersChanged = touched.membersChanged;
+      clvChanged = touched.clvChanged;
       const previousNext = addDays(previous.process_date as string, 1);
       const earliest = [touched.earliest, previousNext].filter((d): d is string => d !== null).sort()[0] ?? previousNext;
       fromDate = earliest > windowStart ? earliest : windowStart;
     }
     const dates = fromDate <= input.processDate ? Math.round((Date.parse(input.processDate) - Date.parse(fromDate)) / 86_400_000) + 1 : 0;
-    await this.step('dimensions', () => this.dimensions(windowStart));
-    await this.step('profile facts', () => this.profileFacts(windowStart, fromDate));
     const fingerprint = await this.audienceFingerprint();
+    const sameDay = !full && previous.process_date === input.processDate;
     // Audience facts depend on the membership tables, the process date and the members' namespaces and CLV only.
-    const audiencesCurrent = !full && !membersChanged && previous?.audience_fingerprint === fingerprint && previous.process_date === input.processDate;
-    if (!audiencesCurrent) await this.step('audience facts', () => this.audienceFacts(windowStart));
-    await this.step('clv facts', () => this.clvFacts());
-    await this.step('checkpoint', () => this.checkpoint(fingerprint));
+    const audiencesCurrent = sameDay && !membersChanged && previous.audience_fingerprint === fingerprint;
+    await this.step('dimensions', () => this.dimensions(windowStart, !sameDay));
+    await this.step('profile facts', () => this.profileFacts(windowStart, fromDate));
+    let audience = full ? null : ((previous.audience_checkpoint as string | null) ?? null);
+    if (!audiencesCurrent) audience = await this.step('audience facts', () => this.audienceFacts(audience === null ? null : (JSON.parse(audience) as AudienceCheckpoint), sameDay));
+    const audiences = audiencesCurrent ? 'kept' : this.audienceMode;
+    // CLV facts are stated for the process date from the profiles' CLV: kept while neither changed.
+    if (!sameDay || clvChanged) await this.step('clv facts', () => this.clvFacts());
+    await this.step('checkpoint', () => this.checkpoint(fingerprint, audience));
     return {
       mode: full ? 'full' : 'incremental',
       checkpoints: input.sources.map((s) => ({
@@ -192,129 +259,236 @@ export class CdpRefresh {
       })),
       datesRecomputed: dates,
       profilesRecomputed: profiles,
+      audiences,
       steps: this.steps,
     };
+  }
+
+  /** Whether a table of the model or of the working state is missing (a first refresh, or one was dropped). */
+  private async tablesMissing(): Promise<boolean> {
+    const state = [PROFILE_STATE, DAILY_STATE, CHECKPOINTS, MODEL_STATE, NODE_STATE, NODE_CLV, NS_SETS, MEMBER_STATE, SEGMENT_DAYS, SEGMENT_NS_DAYS, CONSTRAINTS];
+    const row = (
+      await this.q(`SELECT (SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND (
+          (schema_name = ${lit(CDP_SCHEMA)} AND table_name IN (${Object.keys(CDP_TABLES).map(lit).join(', ')})) OR (schema_name = 'main' AND table_name IN (${state.map(lit).join(', ')})))) AS tables,
+        (SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ${lit(MODEL_STATE)} AND column_name IN ('graph_pos', 'audience_checkpoint')) AS columns`)
+    )[0];
+    return Number(row?.tables) !== Object.keys(CDP_TABLES).length + state.length || Number(row?.columns) !== 2;
+  }
+
+  /** The identity graph's change counter and next snapshot position, read inside the refresh's transaction. */
+  private async graphState(): Promise<{ version: number; pos: number }> {
+    const row = (await this.input.session.query(`SELECT version, next_pos FROM ${STATE}`).catch(() => ({ rows: [] as Record<string, unknown>[] }))).rows[0];
+    return { version: Number(row?.version ?? 0), pos: Number(row?.next_pos ?? 1) };
+  }
+
+  /**
+   * The snapshots the graph applied since the last refresh, or null when the graph also changed in a way no
+   * snapshot explains (an unmerge, a relink, a privacy delete, a rebuild): then which profiles moved is
+   * unknown and the refresh is full. Every sync that applies snapshots bumps the version once and stamps its
+   * `_rt_identity_applied` rows with its transaction time, so the bumps snapshots explain are the distinct
+   * stamps of the positions from the last refresh's `next_pos` on; any other bump is unexplained.
+   */
+  private async graphSince(version: number, pos: number | null): Promise<{ ds: string; snap: number }[] | null> {
+    if (pos === null || this.graph.pos < pos || this.graph.version < version) return null;
+    if (this.graph.version === version) return [];
+    const syncs = Number((await this.q(`SELECT count(DISTINCT applied_at) AS n FROM ${APPLIED} WHERE pos >= ${pos}`))[0]?.n ?? 0);
+    if (this.graph.version - version !== syncs) return null;
+    return (await this.q(`SELECT ds, snap FROM ${APPLIED} WHERE pos >= ${pos}`)).map((r) => ({ ds: r.ds as string, snap: Number(r.snap) }));
   }
 
   /** Policies and snapshot dates as temp tables; `rt_ins_snaps` also says which datasets feed profiles. */
   private async loadReferenceTables(): Promise<void> {
     const { policies, sources } = this.input;
     const policyRows = policies.map((p) => `(${lit(p.id)}, rt_hash32(${lit(p.id)}), ${lit(p.name)}, ${lit(p.idStitching)}, ${p.isDefault})`);
-    await this.q(`CREATE OR REPLACE TEMP TABLE rt_ins_policies (policy VARCHAR, merge_policy_id INTEGER, name VARCHAR, stitching VARCHAR, is_default BOOLEAN)`);
-    if (policyRows.length) await this.q(`INSERT INTO rt_ins_policies VALUES ${policyRows.join(', ')}`);
-    await this.q(`CREATE OR REPLACE TEMP TABLE rt_ins_snaps (ds VARCHAR, snap BIGINT, d DATE)`);
     const snapRows = sources.flatMap((s) => s.snapshots.map((x) => `(${lit(s.dataset.id)}, ${x.snapshotId}, DATE ${lit(x.date)})`));
-    for (let i = 0; i < snapRows.length; i += 5000) await this.q(`INSERT INTO rt_ins_snaps VALUES ${snapRows.slice(i, i + 5000).join(', ')}`);
+    const snapInserts = [];
+    for (let i = 0; i < snapRows.length; i += 5000) snapInserts.push(`INSERT INTO rt_ins_snaps VALUES ${snapRows.slice(i, i + 5000).join(', ')}`);
+    await this.batch([
+      `CREATE OR REPLACE TEMP TABLE rt_ins_policies (policy VARCHAR, merge_policy_id INTEGER, name VARCHAR, stitching VARCHAR, is_default BOOLEAN)`,
+      ...(policyRows.length ? [`INSERT INTO rt_ins_policies VALUES ${policyRows.join(', ')}`] : []),
+      `CREATE OR REPLACE TEMP TABLE rt_ins_snaps (ds VARCHAR, snap BIGINT, d DATE)`,
+      ...snapInserts,
+    ]);
   }
 
-  /** The SELECT of `_rt_insights_profiles` rows of one policy, optionally only for the profiles in `rt_ins_scope`. */
+
+  /**
+   * Statements writing the profile rows of every policy (scoped to `rt_ins_stale_*` or not) into `target`,
+   * adding new namespace sets to their dictionary on the way.
+   */
+  private writeProfileRows(target: string, scoped: boolean): string[] {
+    if (this.input.policies.length === 0) return [];
+    return [
+      `CREATE OR REPLACE TEMP TABLE rt_ins_rows AS ${this.input.policies.map((p) => this.profileRowsSql(p, scoped)).join(' UNION ALL ')}`,
+      `INSERT INTO ${NS_SETS} SELECT DISTINCT ns_set, namespaces FROM rt_ins_rows WHERE ns_set NOT IN (SELECT ns_set FROM ${NS_SETS})`,
+      `INSERT INTO ${target} SELECT * EXCLUDE (namespaces) FROM rt_ins_rows`,
+    ];
+  }
+
+
+  /**
+   * The SELECT of `_rt_insights_profiles` rows of one policy (plus the `namespaces` list) from the per-identity state, optionally only for
+   * the identities in `rt_ins_stale_*` (every node of the profiles to recompute).
+   */
   private profileRowsSql(policy: MergePolicyRecord, scoped: boolean): string {
-    const graph = policy.idStitching === 'none' ? 'node' : 'graph';
-    const of = (alias: string) => `${alias}.${graph}`;
-    const scope = (expr: string) => (scoped ? `AND ${expr} IN (SELECT profile_id FROM rt_ins_scope)` : '');
-    const clv = this.input.clv.map((c) => {
-      const t = ident(c.column);
-      const value = c.kind === 'predictions' ? `t.${t}.clvPrediction.predictedClv` : `t.${t}.clvHistory.lifetime.revenue`;
-      const decile = c.kind === 'predictions' ? `t.${t}.clvPrediction.clvDecile` : 'NULL::INTEGER';
-      return `SELECT ${of('n')} AS profile_id, r.node, ${lit(c.kind)} AS kind, arg_max(${decile}, t."_rt_snapshot_id" * 4294967296 + t._rt_seq) AS decile,
-          arg_max(${value}, t."_rt_snapshot_id" * 4294967296 + t._rt_seq)::DOUBLE AS value
-        FROM ${positionedRowsSql(c.dataset.tableName)} t JOIN ${RECORDS} r ON r.ds = ${lit(c.dataset.id)} AND r.snap = t."_rt_snapshot_id" AND r.seq = t._rt_seq AND r.ord = 0
-        JOIN ${NODES} n ON n.node = r.node WHERE true ${scope(of('n'))} GROUP BY ALL`;
-    });
-    const clvSelect = clv.length
-      ? `SELECT profile_id, min(decile) FILTER (WHERE kind = 'predictions') AS clv_decile, sum(value) FILTER (WHERE kind = 'predictions') AS predicted_clv,
-          sum(value) FILTER (WHERE kind = 'attributes') AS revenue FROM (${clv.join(' UNION ALL ')}) GROUP BY profile_id`
-      : `SELECT NULL::BIGINT AS profile_id, NULL::INTEGER AS clv_decile, NULL::DOUBLE AS predicted_clv, NULL::DOUBLE AS revenue WHERE false`;
-    return `WITH anchors AS (
-        SELECT ${of('n')} AS profile_id, min(coalesce(${utcDay('r.ts')}, s.d)) AS first_date
-        FROM ${RECORDS} r JOIN ${NODES} n ON n.node = r.node JOIN rt_ins_snaps s ON s.ds = r.ds AND s.snap = r.snap
-        WHERE r.ord = 0 ${scope(of('n'))} GROUP BY 1),
+    const members = policy.idStitching === 'none' ? 'node' : 'graph';
+    const profile = `n.${members}`;
+    // Scoped, the nodes come from the small copy of the graphs to recompute instead of the whole graph.
+    const nodes = scoped ? staleOf(policy) : NODES;
+    const from = (state: string) => `${nodes} n JOIN ${state} x ON x.node = n.node`;
+    return `WITH anchors AS (SELECT ${profile} AS profile_id, min(x.first_date) AS first_date FROM ${from(NODE_STATE)} GROUP BY 1),
       members AS (
-        SELECT ${graph} AS profile_id, list_sort(list(DISTINCT lower(ns))) AS namespaces, count(*)::INTEGER AS identity_count
-        FROM ${NODES} WHERE ${graph} IN (SELECT profile_id FROM anchors) GROUP BY 1),
-      clv AS (${clvSelect})
-      SELECT rt_hash32(${lit(policy.id)}) AS merge_policy_id, a.profile_id, a.first_date, m.namespaces, m.identity_count, c.clv_decile, c.predicted_clv, c.revenue
+        SELECT ${members} AS profile_id, list_sort(list(DISTINCT lower(ns))) AS namespaces, rt_hash32(array_to_string(namespaces, ',')) AS ns_set, count(*)::INTEGER AS identity_count
+        FROM ${nodes} WHERE ${members} IN (SELECT profile_id FROM anchors) GROUP BY 1),
+      clv AS (
+        SELECT ${profile} AS profile_id, min(x.decile) FILTER (WHERE x.kind = 'predictions') AS clv_decile,
+          sum(x.value) FILTER (WHERE x.kind = 'predictions') AS predicted_clv, sum(x.value) FILTER (WHERE x.kind = 'attributes') AS revenue
+        FROM ${from(NODE_CLV)} GROUP BY 1)
+      SELECT rt_hash32(${lit(policy.id)}) AS merge_policy_id, a.profile_id, a.first_date, m.ns_set, m.identity_count, c.clv_decile, c.predicted_clv, c.revenue, m.namespaces
       FROM anchors a JOIN members m USING (profile_id) LEFT JOIN clv c USING (profile_id)`;
   }
 
+  /**
+   * Statements folding records into the per-identity state: `records` is a relation of `_rt_identity_records` rows (all of
+   * them, or the new snapshots'), `clvSnapshots` which snapshots of each CLV dataset to read (all: undefined).
+   * First dates take the minimum, CLV the latest non-null value by (snapshot, position): both fold, so
+   * adding new records to the state equals computing it from all records.
+   */
+  private foldNodeState(records: string, clvSnapshots: (ds: string) => number[] | undefined, fold: boolean): string[] {
+    const firstDates = `SELECT r.node, coalesce(${utcDay('r.ts')}, s.d) AS first_date FROM ${records} r JOIN rt_ins_snaps s ON s.ds = r.ds AND s.snap = r.snap WHERE r.ord = 0`;
+    const statements = fold
+      ? [
+          `CREATE OR REPLACE TEMP TABLE rt_ins_nf AS SELECT node, min(first_date) AS first_date FROM (
+            ${firstDates} UNION ALL SELECT node, first_date FROM ${NODE_STATE} WHERE node IN (SELECT node FROM ${records} WHERE ord = 0)) GROUP BY node`,
+          `DELETE FROM ${NODE_STATE} WHERE node IN (SELECT node FROM rt_ins_nf)`,
+          `INSERT INTO ${NODE_STATE} SELECT * FROM rt_ins_nf`,
+        ]
+      : [`INSERT INTO ${NODE_STATE} SELECT node, min(first_date) FROM (${firstDates}) GROUP BY node`];
+    const clv = this.input.clv.flatMap((c) => {
+      const snaps = clvSnapshots(c.dataset.id);
+      if (snaps?.length === 0) return [];
+      const t = ident(c.column);
+      const value = c.kind === 'predictions' ? `t.${t}.clvPrediction.predictedClv` : `t.${t}.clvHistory.lifetime.revenue`;
+      const decile = c.kind === 'predictions' ? `t.${t}.clvPrediction.clvDecile` : 'NULL::INTEGER';
+      const pos = `t."_rt_snapshot_id" * 4294967296 + t._rt_seq`;
+      return [`SELECT r.node, ${lit(c.kind)} AS kind, ${decile} AS decile, CASE WHEN ${decile} IS NOT NULL THEN ${pos} END AS decile_pos,
+          ${value}::DOUBLE AS value, CASE WHEN ${value} IS NOT NULL THEN ${pos} END AS value_pos
+        FROM ${positionedRowsSql(c.dataset.tableName, snaps ? { only: snaps } : {})} t
+        JOIN ${records} r ON r.ds = ${lit(c.dataset.id)} AND r.snap = t."_rt_snapshot_id" AND r.seq = t._rt_seq AND r.ord = 0`];
+    });
+    if (!clv.length) return statements;
+    const latest = `SELECT node, kind, arg_max(decile, decile_pos) AS decile, max(decile_pos) AS decile_pos, arg_max(value, value_pos) AS value, max(value_pos) AS value_pos`;
+    if (!fold) return [...statements, `INSERT INTO ${NODE_CLV} ${latest} FROM (${clv.join(' UNION ALL ')}) GROUP BY ALL`];
+    return [
+      ...statements,
+      `CREATE OR REPLACE TEMP TABLE rt_ins_new_clv AS ${clv.join(' UNION ALL ')}`,
+      `CREATE OR REPLACE TEMP TABLE rt_ins_nc AS ${latest}
+        FROM (SELECT * FROM rt_ins_new_clv UNION ALL SELECT c.* FROM ${NODE_CLV} c SEMI JOIN rt_ins_new_clv n ON n.node = c.node AND n.kind = c.kind) GROUP BY ALL`,
+      `DELETE FROM ${NODE_CLV} c USING rt_ins_nc n WHERE c.node = n.node AND c.kind = n.kind`,
+      `INSERT INTO ${NODE_CLV} SELECT node, kind, decile, decile_pos, value, value_pos FROM rt_ins_nc`,
+    ];
+  }
+
+
   private async rebuildProfiles(): Promise<number> {
-    await this.q(`DELETE FROM ${PROFILE_STATE}`);
-    for (const policy of this.input.policies) await this.q(`INSERT INTO ${PROFILE_STATE} ${this.profileRowsSql(policy, false)}`);
-    await this.q(`DELETE FROM ${DAILY_STATE}`);
-    await this.q(`INSERT INTO ${DAILY_STATE} SELECT merge_policy_id, first_date, namespaces, identity_count = 1, count(*) FROM ${PROFILE_STATE} GROUP BY ALL`);
+    await this.batch([
+      `DELETE FROM ${NODE_STATE}`,
+      `DELETE FROM ${NODE_CLV}`,
+      ...this.foldNodeState(RECORDS, () => undefined, false),
+      `DELETE FROM ${PROFILE_STATE}`,
+      ...this.writeProfileRows(PROFILE_STATE, false),
+      `DELETE FROM ${DAILY_STATE}`,
+      `INSERT INTO ${DAILY_STATE} SELECT merge_policy_id, first_date, s.namespaces, single, n FROM (
+        SELECT merge_policy_id, first_date, ns_set, identity_count = 1 AS single, count(*) AS n FROM ${PROFILE_STATE} GROUP BY ALL) JOIN ${NS_SETS} s USING (ns_set)`,
+    ]);
     return Number((await this.q(`SELECT count(*) AS n FROM ${PROFILE_STATE}`))[0]?.n ?? 0);
   }
 
-  /** Recomputes the profiles the new snapshots touch; returns how many and the earliest date their change affects. */
-  private async updateProfiles(newSnapshots: { ds: string; snap: number }[]): Promise<{ profiles: number; earliest: string | null; membersChanged: boolean }> {
-    await this.q(`CREATE OR REPLACE TEMP TABLE rt_ins_new (ds VARCHAR, snap BIGINT)`);
-    for (let i = 0; i < newSnapshots.length; i += 5000) {
-      await this.q(`INSERT INTO rt_ins_new VALUES ${newSnapshots.slice(i, i + 5000).map((s) => `(${lit(s.ds)}, ${s.snap})`).join(', ')}`);
-    }
-    await this.q(`CREATE OR REPLACE TEMP TABLE rt_ins_touched AS SELECT DISTINCT r.node FROM ${RECORDS} r JOIN rt_ins_new s ON s.ds = r.ds AND s.snap = r.snap`);
-    await this.q(`CREATE OR REPLACE TEMP TABLE rt_ins_delta (merge_policy_id INTEGER, first_date DATE, namespaces VARCHAR[], single BOOLEAN, n BIGINT)`);
-    await this.q(`CREATE OR REPLACE TEMP TABLE rt_ins_old AS SELECT * FROM ${PROFILE_STATE} WHERE false`);
-    await this.q(`CREATE OR REPLACE TEMP TABLE rt_ins_fresh AS SELECT * FROM ${PROFILE_STATE} WHERE false`);
-    let profiles = 0;
-    for (const policy of this.input.policies) {
-      const mp = `rt_hash32(${lit(policy.id)})`;
-      if (policy.idStitching === 'none') {
-        await this.q(`CREATE OR REPLACE TEMP TABLE rt_ins_scope AS SELECT node AS profile_id FROM rt_ins_touched`);
-        await this.q(`CREATE OR REPLACE TEMP TABLE rt_ins_stale AS SELECT profile_id FROM rt_ins_scope`);
-      } else {
-        await this.q(`CREATE OR REPLACE TEMP TABLE rt_ins_scope AS SELECT DISTINCT graph AS profile_id FROM ${NODES} WHERE node IN (SELECT node FROM rt_ins_touched)`);
-        // Every node of a touched graph: an old profile id that a merge absorbed is one of them.
-        await this.q(`CREATE OR REPLACE TEMP TABLE rt_ins_stale AS SELECT node AS profile_id FROM ${NODES} WHERE graph IN (SELECT profile_id FROM rt_ins_scope)`);
-      }
-      const own = `merge_policy_id = ${mp} AND profile_id IN`;
-      await this.q(`INSERT INTO rt_ins_delta SELECT merge_policy_id, first_date, namespaces, identity_count = 1, -count(*) FROM ${PROFILE_STATE} WHERE ${own} (SELECT profile_id FROM rt_ins_stale) GROUP BY ALL`);
-      await this.q(`INSERT INTO rt_ins_old SELECT * FROM ${PROFILE_STATE} WHERE ${own} (SELECT profile_id FROM rt_ins_stale)`);
-      await this.q(`DELETE FROM ${PROFILE_STATE} WHERE ${own} (SELECT profile_id FROM rt_ins_stale)`);
-      await this.q(`INSERT INTO rt_ins_fresh ${this.profileRowsSql(policy, true)}`);
-      await this.q(`INSERT INTO ${PROFILE_STATE} SELECT * FROM rt_ins_fresh WHERE merge_policy_id = ${mp}`);
-      const added = await this.q(`INSERT INTO rt_ins_delta SELECT merge_policy_id, first_date, namespaces, identity_count = 1, count(*) FROM ${PROFILE_STATE} WHERE ${own} (SELECT profile_id FROM rt_ins_scope) GROUP BY ALL RETURNING n`);
-      profiles += added.reduce((sum, r) => sum + Number(r.n), 0);
-    }
-    // Old and new contributions net out per (policy, first date, namespaces, single); zero rows disappear.
-    await this.q(`CREATE OR REPLACE TEMP TABLE rt_ins_daily AS SELECT merge_policy_id, first_date, namespaces, single, sum(n)::BIGINT AS n
-      FROM (SELECT * FROM ${DAILY_STATE} UNION ALL SELECT * FROM rt_ins_delta) GROUP BY ALL HAVING sum(n) <> 0`);
-    await this.q(`DELETE FROM ${DAILY_STATE}`);
-    await this.q(`INSERT INTO ${DAILY_STATE} SELECT * FROM rt_ins_daily`);
-    const earliest = (await this.q(`SELECT strftime(min(first_date), '%Y-%m-%d') AS d FROM (SELECT first_date FROM rt_ins_delta GROUP BY ALL HAVING sum(n) <> 0)`))[0]?.d;
-    // Profiles whose audience-relevant state (existence, namespaces, CLV) changed, and whether any is a member.
-    const relevant = 'merge_policy_id, profile_id, namespaces, clv_decile, predicted_clv';
-    const members = await this.q(`SELECT count(*) AS n FROM ((SELECT ${relevant} FROM rt_ins_old EXCEPT SELECT ${relevant} FROM rt_ins_fresh)
-      UNION (SELECT ${relevant} FROM rt_ins_fresh EXCEPT SELECT ${relevant} FROM rt_ins_old)) c
-      WHERE c.profile_id IN (SELECT profile_id FROM ${MEMBERSHIP_TABLE}) OR c.profile_id IN (SELECT profile_id FROM ${MEMBERSHIP_HISTORY_TABLE})`);
-    return { profiles, earliest: (earliest as string | null) ?? null, membersChanged: Number(members[0]?.n ?? 0) > 0 };
+
+  /**
+   * The statement collecting the records of the snapshots the graph applied since the last refresh. Per dataset the filter is on
+   * constants (`snap >= first`), so DuckDB skips the row groups of older snapshots by their zone maps
+   * instead of scanning the whole index (records are appended in the order the graph applies them).
+   */
+  private newRecords(applied: { ds: string; snap: number }[]): string {
+    const byDataset = new Map<string, number[]>();
+    for (const a of applied) byDataset.set(a.ds, [...(byDataset.get(a.ds) ?? []), a.snap]);
+    this.applied = byDataset;
+    const parts = [...byDataset].map(([ds, snaps]) => `SELECT * FROM ${RECORDS} WHERE ds = ${lit(ds)} AND snap >= ${Math.min(...snaps)} AND snap IN (${snaps.join(', ')})`);
+    return `CREATE OR REPLACE TEMP TABLE rt_ins_recs AS ${parts.length ? parts.join(' UNION ALL ') : `SELECT * FROM ${RECORDS} WHERE false`}`;
   }
 
+
+  /** Recomputes the profiles the new snapshots touch; returns how many and the earliest date their change affects. */
+  private async updateProfiles(applied: { ds: string; snap: number }[]): Promise<{ profiles: number; earliest: string | null; membersChanged: boolean; clvChanged: boolean }> {
+    // Profiles whose audience-relevant state (existence, namespaces, CLV) changed.
+    const relevant = 'merge_policy_id, profile_id, ns_set, clv_decile, predicted_clv';
+    await this.batch([
+      this.newRecords(applied),
+      ...this.foldNodeState('rt_ins_recs', (ds) => this.applied.get(ds) ?? [], true),
+      `CREATE OR REPLACE TEMP TABLE rt_ins_touched AS SELECT DISTINCT node FROM rt_ins_recs`,
+      `CREATE OR REPLACE TEMP TABLE rt_ins_old AS SELECT * FROM ${PROFILE_STATE} WHERE false`,
+      `CREATE OR REPLACE TEMP TABLE rt_ins_fresh AS SELECT * FROM ${PROFILE_STATE} WHERE false`,
+      // The identities whose profiles to recompute: per node (no stitching), or every node of a touched graph
+      // (an old profile id that a merge absorbed is one of them).
+      // Both copy the nodes' rows (node, graph, ns), so the recomputation reads them instead of the whole graph.
+      `CREATE OR REPLACE TEMP TABLE rt_ins_stale_graphs AS SELECT node, graph, ns FROM ${NODES}
+        WHERE graph IN (SELECT DISTINCT graph FROM ${NODES} WHERE node IN (SELECT node FROM rt_ins_touched))`,
+      `CREATE OR REPLACE TEMP TABLE rt_ins_stale_nodes AS SELECT * FROM rt_ins_stale_graphs WHERE node IN (SELECT node FROM rt_ins_touched)`,
+      ...this.input.policies.flatMap((policy) => {
+        const own = `merge_policy_id = rt_hash32(${lit(policy.id)}) AND profile_id IN (SELECT node FROM ${staleOf(policy)})`;
+        return [`INSERT INTO rt_ins_old SELECT * FROM ${PROFILE_STATE} WHERE ${own}`, `DELETE FROM ${PROFILE_STATE} WHERE ${own}`];
+      }),
+      ...this.writeProfileRows('rt_ins_fresh', true),
+      `INSERT INTO ${PROFILE_STATE} SELECT * FROM rt_ins_fresh`,
+      // Old and new contributions net out per (policy, first date, namespaces, single); zero rows disappear.
+      `CREATE OR REPLACE TEMP TABLE rt_ins_delta AS SELECT merge_policy_id, first_date, s.namespaces, single, n FROM (
+          SELECT merge_policy_id, first_date, ns_set, single, sum(n)::BIGINT AS n FROM (
+            SELECT merge_policy_id, first_date, ns_set, identity_count = 1 AS single, -1 AS n FROM rt_ins_old
+            UNION ALL SELECT merge_policy_id, first_date, ns_set, identity_count = 1, 1 FROM rt_ins_fresh) GROUP BY ALL HAVING sum(n) <> 0)
+        JOIN ${NS_SETS} s USING (ns_set)`,
+      `CREATE OR REPLACE TEMP TABLE rt_ins_daily AS SELECT merge_policy_id, first_date, namespaces, single, sum(n)::BIGINT AS n
+        FROM (SELECT * FROM ${DAILY_STATE} UNION ALL SELECT * FROM rt_ins_delta) GROUP BY ALL HAVING sum(n) <> 0`,
+      `DELETE FROM ${DAILY_STATE}`,
+      `INSERT INTO ${DAILY_STATE} SELECT * FROM rt_ins_daily`,
+      `CREATE OR REPLACE TEMP TABLE rt_ins_changed AS SELECT DISTINCT merge_policy_id, profile_id FROM (
+          (SELECT ${relevant} FROM rt_ins_old EXCEPT SELECT ${relevant} FROM rt_ins_fresh) UNION ALL (SELECT ${relevant} FROM rt_ins_fresh EXCEPT SELECT ${relevant} FROM rt_ins_old))`,
+    ]);
+    const member = (table: string) => `EXISTS (SELECT 1 FROM ${table} WHERE profile_id IN (SELECT profile_id FROM rt_ins_changed))`;
+    const clv = 'merge_policy_id, profile_id, clv_decile, predicted_clv, revenue';
+    const stats = (
+      await this.q(`SELECT (SELECT count(*) FROM rt_ins_fresh) AS profiles, (SELECT strftime(min(first_date), '%Y-%m-%d') FROM rt_ins_delta) AS earliest,
+        ${member(MEMBERSHIP_TABLE)} OR ${member(MEMBERSHIP_HISTORY_TABLE)} AS members,
+        EXISTS (SELECT 1 FROM ((SELECT ${clv} FROM rt_ins_old EXCEPT SELECT ${clv} FROM rt_ins_fresh) UNION ALL (SELECT ${clv} FROM rt_ins_fresh EXCEPT SELECT ${clv} FROM rt_ins_old))
+          WHERE clv_decile IS NOT NULL OR predicted_clv IS NOT NULL OR revenue IS NOT NULL) AS clv`)
+    )[0]!;
+    return { profiles: Number(stats.profiles), earliest: (stats.earliest as string | null) ?? null, membersChanged: stats.members === true, clvChanged: stats.clv === true };
+  }
+
+
   /** Dimensions are small: rewritten every time. */
-  private async dimensions(windowStart: string): Promise<void> {
+  private async dimensions(windowStart: string, calendar: boolean): Promise<void> {
     const { processDate } = this.input;
-    const replace = async (table: string, select: string) => {
-      await this.q(`DELETE FROM ${cdp(table)}`);
-      await this.q(`INSERT INTO ${cdp(table)} ${select}`);
-    };
-    await replace(
-      'adwh_dim_date',
-      `SELECT d::DATE, year(d), quarter(d), month(d), monthname(d), day(d), isodow(d), dayname(d), weekofyear(d)
-       FROM range(DATE ${lit(windowStart)}, DATE ${lit(processDate)} + INTERVAL 1 DAY, INTERVAL 1 DAY) t(d)`,
-    );
-    await replace('adwh_dim_merge_policies', `SELECT merge_policy_id, name, policy, is_default FROM rt_ins_policies`);
-    await replace('adwh_dim_namespaces', `SELECT DISTINCT rt_hash32(ns), merge_policy_id, ns FROM (SELECT merge_policy_id, unnest(namespaces) AS ns FROM ${DAILY_STATE})`);
-    await replace(
+    const statements: string[] = [];
+    const replace = (table: string, select: string) => statements.push(`DELETE FROM ${cdp(table)}`, `INSERT INTO ${cdp(table)} ${select}`);
+    // Dates, policies and deciles change with the process date or in a full refresh (policies are in the signature).
+    if (calendar) {
+      replace(
+        'adwh_dim_date',
+        `SELECT d::DATE, year(d), quarter(d), month(d), monthname(d), day(d), isodow(d), dayname(d), weekofyear(d)
+         FROM range(DATE ${lit(windowStart)}, DATE ${lit(processDate)} + INTERVAL 1 DAY, INTERVAL 1 DAY) t(d)`,
+      );
+      replace('adwh_dim_merge_policies', `SELECT merge_policy_id, name, policy, is_default FROM rt_ins_policies`);
+      const tiers = CLV_TIERS.flatMap((t) => Array.from({ length: t.to - t.from + 1 }, (_, i) => `(${t.from + i}, ${lit(t.tier)}, ${lit(`Decile ${t.from + i}`)})`));
+      replace('adwh_dim_clv_deciles', `VALUES ${tiers.join(', ')}`);
+    }
+    replace('adwh_dim_namespaces', `SELECT DISTINCT rt_hash32(ns), merge_policy_id, ns FROM (SELECT merge_policy_id, unnest(namespaces) AS ns FROM ${DAILY_STATE})`);
+    replace(
       'adwh_dim_overlap_namespaces',
       `SELECT DISTINCT rt_hash32(array_to_string(namespaces, ',')), merge_policy_id, unnest(namespaces) FROM ${DAILY_STATE} WHERE len(namespaces) > 1`,
     );
-    const tiers = CLV_TIERS.flatMap((t) => Array.from({ length: t.to - t.from + 1 }, (_, i) => `(${t.from + i}, ${lit(t.tier)}, ${lit(`Decile ${t.from + i}`)})`));
-    await replace('adwh_dim_clv_deciles', `VALUES ${tiers.join(', ')}`);
-    // Audiences: their ids from the membership tables; names come with the audiences' definitions (none yet).
-    await replace(
-      'adwh_dim_segments',
-      `SELECT rt_hash32(segment_id), segment_id, segment_id, min("at")::DATE FROM (
-         SELECT segment_id, "at" FROM ${MEMBERSHIP_HISTORY_TABLE} UNION ALL SELECT segment_id, last_qualification_time FROM ${MEMBERSHIP_TABLE}) GROUP BY segment_id`,
-    );
+    await this.batch(statements);
+    if (!calendar) return;
     const rows = constraintRows();
     const recorded = await this.q(`SELECT count(DISTINCT (table_name, kind, columns)) AS n FROM ${CONSTRAINTS} WHERE starts_with(table_name, ${lit(`${CDP_SCHEMA}.`)})`);
     if (Number(recorded[0]?.n ?? 0) >= rows.length) return;
@@ -337,81 +511,190 @@ export class CdpRefresh {
         FROM (SELECT date_key, merge_policy_id, unnest(namespaces) AS ns, n, single FROM ${cumulative}) GROUP BY ALL`,
       adwh_fact_profile_overlap_of_namespace: `SELECT date_key, merge_policy_id, rt_hash32(array_to_string(namespaces, ',')), sum(n) FROM ${cumulative} WHERE len(namespaces) > 1 GROUP BY ALL`,
     };
-    for (const [table, select] of Object.entries(facts)) {
-      await this.q(`DELETE FROM ${cdp(table)} WHERE date_key >= DATE ${lit(fromDate)} OR date_key < DATE ${lit(windowStart)}`);
-      await this.q(`INSERT INTO ${cdp(table)} ${select} HAVING sum(n) <> 0`);
-    }
-    await this.q(`DELETE FROM ${cdp('adwh_fact_profile_by_namespace_trendlines')}`);
-    await this.q(`INSERT INTO ${cdp('adwh_fact_profile_by_namespace_trendlines')} SELECT * FROM ${cdp('adwh_fact_profile_by_namespace')}`);
+    await this.batch([
+      ...Object.entries(facts).flatMap(([table, select]) => [
+        `DELETE FROM ${cdp(table)} WHERE date_key >= DATE ${lit(fromDate)} OR date_key < DATE ${lit(windowStart)}`,
+        `INSERT INTO ${cdp(table)} ${select} HAVING sum(n) <> 0`,
+      ]),
+      `DELETE FROM ${cdp('adwh_fact_profile_by_namespace_trendlines')}`,
+      `INSERT INTO ${cdp('adwh_fact_profile_by_namespace_trendlines')} SELECT * FROM ${cdp('adwh_fact_profile_by_namespace')}`,
+    ]);
   }
 
   /**
-   * Audience facts from the membership transitions: per (audience, policy, profile) and day the last status,
-   * as intervals; a profile is a member on day D when a realized interval covers D.
+   * Realized membership intervals from the transitions (history, plus current rows that have none): per
+   * (audience, policy, profile) and day the last status; an interval runs from a day whose last status is
+   * realized to the next day with a transition. `scoped`: only the profiles of `rt_ins_ap`.
    */
-  private async audienceFacts(windowStart: string): Promise<void> {
-    const { processDate } = this.input;
-    await this.q(`CREATE OR REPLACE TEMP TABLE rt_ins_members AS
-      WITH transitions AS (
-        SELECT segment_id, merge_policy_id, profile_id, status, "at" FROM ${MEMBERSHIP_HISTORY_TABLE}
+  private intervalsSql(scoped: boolean): string {
+    // Scoped (incremental), every current row has history (`audienceAppendOnly`): the history is all there is.
+    const transitions = scoped
+      ? `SELECT segment_id, merge_policy_id, profile_id, status, "at" FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE profile_id IN (SELECT profile_id FROM rt_ins_ap)`
+      : `SELECT segment_id, merge_policy_id, profile_id, status, "at" FROM ${MEMBERSHIP_HISTORY_TABLE}
         UNION ALL
         SELECT m.segment_id, m.merge_policy_id, m.profile_id, m.status, m.last_qualification_time FROM ${MEMBERSHIP_TABLE} m
-        WHERE NOT EXISTS (SELECT 1 FROM ${MEMBERSHIP_HISTORY_TABLE} h WHERE h.segment_id = m.segment_id AND h.merge_policy_id = m.merge_policy_id AND h.profile_id = m.profile_id)),
+        WHERE NOT EXISTS (SELECT 1 FROM ${MEMBERSHIP_HISTORY_TABLE} h WHERE h.segment_id = m.segment_id AND h.merge_policy_id = m.merge_policy_id AND h.profile_id = m.profile_id)`;
+    return `WITH transitions AS (${transitions}),
       daily AS (
         SELECT segment_id, merge_policy_id, profile_id, ${utcDay('"at"')} AS day, arg_max(status, "at") AS status FROM transitions GROUP BY ALL),
       intervals AS (
         SELECT *, lead(day) OVER (PARTITION BY segment_id, merge_policy_id, profile_id ORDER BY day) AS until FROM daily)
-      SELECT rt_hash32(i.segment_id) AS segment_id, p.merge_policy_id, i.profile_id, i.day, i.until
-      FROM intervals i JOIN rt_ins_policies p ON p.policy = i.merge_policy_id WHERE i.status = 'realized'`);
-    const ws = `DATE ${lit(windowStart)}`;
-    const pd = `DATE ${lit(processDate)}`;
-    // Intervals that matter for the window; a day before it counts from its first date.
-    await this.q(`CREATE OR REPLACE TEMP TABLE rt_ins_window AS SELECT segment_id, merge_policy_id, profile_id, greatest(day, ${ws}) AS day, until
-      FROM rt_ins_members WHERE day <= ${pd} AND (until IS NULL OR until > ${ws})`);
-    await this.q(`CREATE OR REPLACE TEMP TABLE rt_ins_current AS SELECT segment_id, merge_policy_id, profile_id FROM rt_ins_window WHERE until IS NULL OR until > ${pd}`);
-    // Members per day without materialising member-days: +1 where an interval starts, -1 where it ends, summed up to each date.
-    const perDay = (keys: string, from: string) => `WITH delta AS (
-        SELECT ${keys}, day AS d, count(*) AS n FROM ${from} GROUP BY ALL
-        UNION ALL SELECT ${keys}, until AS d, -count(*) AS n FROM ${from} WHERE until IS NOT NULL AND until <= ${pd} GROUP BY ALL)
-      SELECT dd.date_key, ${keys.split(', ').map((k) => `x.${k}`).join(', ')}, sum(x.n) AS count_of_profiles FROM ${cdp('adwh_dim_date')} dd JOIN delta x ON x.d <= dd.date_key
-      GROUP BY ALL HAVING sum(x.n) <> 0`;
-    const withProfile = (from: string) => `${from} m JOIN ${PROFILE_STATE} p ON p.merge_policy_id = m.merge_policy_id AND p.profile_id = m.profile_id`;
-    const facts: Record<string, string> = {
-      adwh_fact_profile_by_segment: `SELECT date_key, merge_policy_id, segment_id, count_of_profiles FROM (${perDay('merge_policy_id, segment_id', 'rt_ins_window')})`,
-      adwh_fact_profile_by_segment_and_namespace: `SELECT date_key, merge_policy_id, segment_id, rt_hash32(ns), count_of_profiles FROM (${perDay(
-        'merge_policy_id, segment_id, ns',
-        `(SELECT m.merge_policy_id, m.segment_id, unnest(p.namespaces) AS ns, m.day, m.until FROM ${withProfile('rt_ins_window')})`,
-      )})`,
-      adwh_fact_profile_overlap_of_namespace_by_segment: `SELECT ${pd}, m.merge_policy_id, m.segment_id, rt_hash32(array_to_string(p.namespaces, ',')), count(*)
-        FROM ${withProfile('rt_ins_current')} WHERE len(p.namespaces) > 1 GROUP BY ALL`,
-      adwh_fact_profile_overlap_of_segments: `SELECT ${pd}, a.merge_policy_id, a.segment_id, b.segment_id, count(*) FROM rt_ins_current a
-        JOIN rt_ins_current b ON b.merge_policy_id = a.merge_policy_id AND b.profile_id = a.profile_id AND b.segment_id > a.segment_id GROUP BY ALL`,
-      adwh_fact_profile_by_segment_and_clv_decile: `SELECT ${pd}, m.merge_policy_id, m.segment_id, p.clv_decile, count(*), sum(p.predicted_clv)
-        FROM ${withProfile('rt_ins_current')} WHERE p.clv_decile IS NOT NULL GROUP BY ALL`,
-    };
-    for (const [table, select] of Object.entries(facts)) {
-      await this.q(`DELETE FROM ${cdp(table)}`);
-      await this.q(`INSERT INTO ${cdp(table)} ${select}`);
-    }
-    for (const table of ['adwh_fact_profile_by_segment', 'adwh_fact_profile_by_segment_and_namespace']) {
-      await this.q(`DELETE FROM ${cdp(`${table}_trendlines`)}`);
-      await this.q(`INSERT INTO ${cdp(`${table}_trendlines`)} SELECT * FROM ${cdp(table)}`);
-    }
+      SELECT rt_hash32(i.segment_id) AS segment_id, p.merge_policy_id, i.profile_id, i.day, i.until, x.ns_set, x.clv_decile, x.predicted_clv
+      FROM intervals i JOIN rt_ins_policies p ON p.policy = i.merge_policy_id
+        LEFT JOIN ${PROFILE_STATE} x ON x.merge_policy_id = p.merge_policy_id AND x.profile_id = i.profile_id
+      WHERE i.status = 'realized'`;
   }
+
+  /** Day deltas of membership intervals (`from`), counted `sign` times: +1 where one starts, −1 where it ends; per namespace too. */
+  private static dayDeltas(from: string, sign: number, perNamespace: boolean): string {
+    if (!perNamespace) {
+      return `SELECT merge_policy_id, segment_id, day AS d, ${sign} AS n FROM ${from}
+        UNION ALL SELECT merge_policy_id, segment_id, until, ${-sign} FROM ${from} WHERE until IS NOT NULL`;
+    }
+    const members = `(SELECT m.merge_policy_id, m.segment_id, unnest(s.namespaces) AS ns, m.day, m.until FROM ${from} m JOIN ${NS_SETS} s USING (ns_set))`;
+    return `SELECT merge_policy_id, segment_id, ns, day AS d, ${sign} AS n FROM ${members}
+      UNION ALL SELECT merge_policy_id, segment_id, ns, until, ${-sign} FROM ${members} WHERE until IS NOT NULL`;
+  }
+
+  /**
+   * Whether the membership tables changed only by appending since `checkpoint`: history rows before its time
+   * unchanged in number (no deletes, nothing back-dated), no current row without history then or now.
+   */
+  private async audienceAppendOnly(checkpoint: AudienceCheckpoint): Promise<boolean> {
+    const since = (column: string, at: string | null) => (at === null ? 'true' : `${column} >= ${lit(at)}::TIMESTAMPTZ`);
+    const row = (
+      await this.q(`SELECT (SELECT count(*) FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE NOT ${since('"at"', checkpoint.at)}) AS before,
+        (SELECT count(*) FROM ${MEMBERSHIP_TABLE} m WHERE ${since('m.last_qualification_time', checkpoint.lqt)} AND NOT EXISTS (
+          SELECT 1 FROM ${MEMBERSHIP_HISTORY_TABLE} h WHERE ${since('h."at"', checkpoint.at)} AND h.segment_id = m.segment_id AND h.merge_policy_id = m.merge_policy_id AND h.profile_id = m.profile_id)) AS orphans`)
+    )[0];
+    return checkpoint.orphans === 0 && Number(row?.before) === checkpoint.before && Number(row?.orphans) === 0;
+  }
+
+  /**
+   * Audience facts. The membership intervals live in `_rt_insights_members` and their day deltas in
+   * `_rt_insights_segment_[ns_]days`: with a usable checkpoint only the profiles with new transitions since (and
+   * those whose namespaces, CLV or existence changed in this refresh) are recomputed and their deltas applied;
+   * otherwise everything is rebuilt. The per-day facts are the deltas summed up to each date of the window;
+   * the facts of the process date come from the intervals covering it. Returns the new checkpoint.
+   */
+  private async audienceFacts(checkpoint: AudienceCheckpoint | null, sameDay: boolean): Promise<string> {
+    const pd = `DATE ${lit(this.input.processDate)}`;
+    const incremental = checkpoint !== null && (await this.audienceAppendOnly(checkpoint));
+    this.audienceMode = incremental ? 'incremental' : 'rebuilt';
+    const merge = (table: string, keys: string, perNamespace: boolean) => [
+      `CREATE OR REPLACE TEMP TABLE rt_ins_days AS SELECT ${keys}, d, sum(n)::BIGINT AS n FROM (
+        SELECT * FROM ${table} UNION ALL ${CdpRefresh.dayDeltas('rt_ins_am_old', -1, perNamespace)} UNION ALL ${CdpRefresh.dayDeltas('rt_ins_am_new', 1, perNamespace)})
+        GROUP BY ALL HAVING sum(n) <> 0`,
+      `DELETE FROM ${table}`,
+      `INSERT INTO ${table} SELECT * FROM rt_ins_days`,
+    ];
+    if (incremental) {
+      const since = (column: string, at: string | null) => (at === null ? 'true' : `${column} >= ${lit(at)}::TIMESTAMPTZ`);
+      await this.batch([
+        // Current rows changed since have history since (checked above), so the history names every profile.
+        `CREATE OR REPLACE TEMP TABLE rt_ins_ap AS SELECT DISTINCT profile_id FROM (
+          SELECT profile_id FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE ${since('"at"', checkpoint.at)} UNION ALL SELECT profile_id FROM rt_ins_changed)`,
+        `CREATE OR REPLACE TEMP TABLE rt_ins_am_old AS SELECT * FROM ${MEMBER_STATE} WHERE profile_id IN (SELECT profile_id FROM rt_ins_ap)`,
+        `DELETE FROM ${MEMBER_STATE} WHERE profile_id IN (SELECT profile_id FROM rt_ins_ap)`,
+        `CREATE OR REPLACE TEMP TABLE rt_ins_am_new AS ${this.intervalsSql(true)}`,
+        `INSERT INTO ${MEMBER_STATE} SELECT * FROM rt_ins_am_new`,
+        ...merge(SEGMENT_DAYS, 'merge_policy_id, segment_id', false),
+        ...merge(SEGMENT_NS_DAYS, 'merge_policy_id, segment_id, ns', true),
+        // A new audience's first transition is one of the new ones (older ones would have failed the check).
+        `INSERT INTO ${cdp('adwh_dim_segments')} SELECT rt_hash32(segment_id), segment_id, segment_id, min("at")::DATE FROM ${MEMBERSHIP_HISTORY_TABLE}
+          WHERE ${since('"at"', checkpoint.at)} AND rt_hash32(segment_id) NOT IN (SELECT segment_id FROM ${cdp('adwh_dim_segments')}) GROUP BY segment_id`,
+      ]);
+    } else {
+      const rebuild = (table: string, keys: string, perNamespace: boolean) => [
+        `DELETE FROM ${table}`,
+        `INSERT INTO ${table} SELECT ${keys}, d, sum(n)::BIGINT FROM (${CdpRefresh.dayDeltas(MEMBER_STATE, 1, perNamespace)}) GROUP BY ALL HAVING sum(n) <> 0`,
+      ];
+      await this.batch([
+        `DELETE FROM ${MEMBER_STATE}`,
+        `INSERT INTO ${MEMBER_STATE} ${this.intervalsSql(false)}`,
+        // Audiences: their ids from the membership tables; names come with the audiences' definitions (none yet).
+        `DELETE FROM ${cdp('adwh_dim_segments')}`,
+        `INSERT INTO ${cdp('adwh_dim_segments')} SELECT rt_hash32(segment_id), segment_id, segment_id, min("at")::DATE FROM (
+           SELECT segment_id, "at" FROM ${MEMBERSHIP_HISTORY_TABLE} UNION ALL SELECT segment_id, last_qualification_time FROM ${MEMBERSHIP_TABLE}) GROUP BY segment_id`,
+        ...rebuild(SEGMENT_DAYS, 'merge_policy_id, segment_id', false),
+        ...rebuild(SEGMENT_NS_DAYS, 'merge_policy_id, segment_id, ns', true),
+      ]);
+    }
+    const perDay = (table: string, keys: string) => `SELECT dd.date_key, ${keys}, sum(x.n) FROM ${cdp('adwh_dim_date')} dd JOIN ${table} x ON x.d <= dd.date_key GROUP BY ALL HAVING sum(x.n) <> 0`;
+    const current = (from: string) => `(SELECT * FROM ${from} WHERE day <= ${pd} AND (until IS NULL OR until > ${pd}))`;
+    const pairs = (from: string) => `SELECT a.merge_policy_id, a.segment_id AS s1, b.segment_id AS s2, count(*) AS n FROM ${current(from)} a
+      JOIN ${current(from)} b ON b.merge_policy_id = a.merge_policy_id AND b.profile_id = a.profile_id AND b.segment_id > a.segment_id GROUP BY ALL`;
+    // Audience overlaps pair the audiences of one profile: for the same process date, the pairs of the recomputed
+    // profiles replace theirs in the counts (integers, exact); otherwise they are counted again.
+    const overlaps = incremental && sameDay
+      ? `SELECT ${pd}, merge_policy_id, s1, s2, sum(n) FROM (
+          SELECT merge_policy_id, Segment1 AS s1, Segment2 AS s2, count_of_overlap AS n FROM ${cdp('adwh_fact_profile_overlap_of_segments')}
+          UNION ALL SELECT merge_policy_id, s1, s2, -n FROM (${pairs('rt_ins_am_old')}) UNION ALL ${pairs('rt_ins_am_new')}) GROUP BY ALL HAVING sum(n) <> 0`
+      : `SELECT ${pd}, merge_policy_id, s1, s2, n FROM (${pairs(MEMBER_STATE)})`;
+    const facts: Record<string, string> = {
+      adwh_fact_profile_by_segment: perDay(SEGMENT_DAYS, 'x.merge_policy_id, x.segment_id'),
+      adwh_fact_profile_by_segment_and_namespace: perDay(SEGMENT_NS_DAYS, 'x.merge_policy_id, x.segment_id, rt_hash32(x.ns)'),
+      // A namespace set's id is the hash of its comma-joined namespaces, which is the overlap id.
+      adwh_fact_profile_overlap_of_namespace_by_segment: `SELECT ${pd}, merge_policy_id, segment_id, ns_set, count(*) FROM ${current(MEMBER_STATE)}
+        WHERE ns_set IN (SELECT ns_set FROM ${NS_SETS} WHERE len(namespaces) > 1) GROUP BY ALL`,
+      adwh_fact_profile_by_segment_and_clv_decile: `SELECT ${pd}, merge_policy_id, segment_id, clv_decile, count(*), sum(predicted_clv)
+        FROM ${current(MEMBER_STATE)} WHERE clv_decile IS NOT NULL GROUP BY ALL`,
+    };
+    await this.q(`CREATE OR REPLACE TEMP TABLE rt_ins_overlaps AS ${overlaps}`);
+    facts.adwh_fact_profile_overlap_of_segments = 'SELECT * FROM rt_ins_overlaps';
+    await this.batch([
+      ...Object.entries(facts).flatMap(([table, select]) => [`DELETE FROM ${cdp(table)}`, `INSERT INTO ${cdp(table)} ${select}`]),
+      ...['adwh_fact_profile_by_segment', 'adwh_fact_profile_by_segment_and_namespace'].flatMap((table) => [
+        `DELETE FROM ${cdp(`${table}_trendlines`)}`,
+        `INSERT INTO ${cdp(`${table}_trendlines`)} SELECT * FROM ${cdp(table)}`,
+      ]),
+    ]);
+    // The new checkpoint: the latest transition, how many came before it, the latest current row, and
+    // (rebuilding) how many current rows have no history; appending keeps that at zero.
+    if (incremental) {
+      // Appending moved the checkpoint only over the new rows (both reads skip older row groups by zone maps).
+      const since = (column: string, at: string | null) => (at === null ? 'true' : `${column} >= ${lit(at)}::TIMESTAMPTZ`);
+      const next = (
+        await this.q(`WITH latest AS (SELECT max("at") AS latest_at FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE ${since('"at"', checkpoint.at)})
+          SELECT (SELECT latest_at::VARCHAR FROM latest) AS at,
+            (SELECT count(*) FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE ${since('"at"', checkpoint.at)} AND "at" < (SELECT latest_at FROM latest)) AS added,
+            (SELECT max(last_qualification_time)::VARCHAR FROM ${MEMBERSHIP_TABLE} WHERE ${since('last_qualification_time', checkpoint.lqt)}) AS lqt`)
+      )[0]!;
+      const out: AudienceCheckpoint = {
+        at: (next.at as string | null) ?? checkpoint.at,
+        before: next.at === null ? checkpoint.before : checkpoint.before + Number(next.added),
+        lqt: (next.lqt as string | null) ?? checkpoint.lqt,
+        orphans: 0,
+      };
+      return JSON.stringify(out);
+    }
+    const next = (
+      await this.q(`SELECT (SELECT max("at")::VARCHAR FROM ${MEMBERSHIP_HISTORY_TABLE}) AS at,
+        (SELECT count(*) FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE "at" < (SELECT max("at") FROM ${MEMBERSHIP_HISTORY_TABLE})) AS before,
+        (SELECT max(last_qualification_time)::VARCHAR FROM ${MEMBERSHIP_TABLE}) AS lqt,
+        (SELECT count(*) FROM ${MEMBERSHIP_TABLE} m WHERE NOT EXISTS (SELECT 1 FROM ${MEMBERSHIP_HISTORY_TABLE} h WHERE h.segment_id = m.segment_id AND h.merge_policy_id = m.merge_policy_id AND h.profile_id = m.profile_id)) AS orphans`)
+    )[0]!;
+    const out: AudienceCheckpoint = { at: (next.at as string | null) ?? null, before: Number(next.before), lqt: (next.lqt as string | null) ?? null, orphans: Number(next.orphans) };
+    return JSON.stringify(out);
+  }
+
 
   /** CLV by decile and tier, the predicted-CLV distribution (20 equal-width buckets up to the maximum). */
   private async clvFacts(): Promise<void> {
     const date = `DATE ${lit(this.input.processDate)}`;
-    await this.q(`DELETE FROM ${cdp('adwh_fact_clv_decile')}`);
-    await this.q(`INSERT INTO ${cdp('adwh_fact_clv_decile')} SELECT ${date}, merge_policy_id, clv_decile, ${clvTierSql('clv_decile')}, count(*), sum(predicted_clv), sum(revenue)
-      FROM ${PROFILE_STATE} WHERE clv_decile IS NOT NULL GROUP BY ALL`);
-    await this.q(`DELETE FROM ${cdp('adwh_fact_clv_distribution')}`);
-    await this.q(`INSERT INTO ${cdp('adwh_fact_clv_distribution')}
-      WITH bounds AS (SELECT merge_policy_id, greatest(max(predicted_clv), 1e-9) / 20 AS width FROM ${PROFILE_STATE} WHERE predicted_clv IS NOT NULL GROUP BY 1)
-      SELECT ${date}, p.merge_policy_id, least(floor(greatest(p.predicted_clv, 0) / b.width), 19)::INTEGER AS bucket,
-        least(floor(greatest(p.predicted_clv, 0) / b.width), 19) * b.width, (least(floor(greatest(p.predicted_clv, 0) / b.width), 19) + 1) * b.width, count(*)
-      FROM ${PROFILE_STATE} p JOIN bounds b USING (merge_policy_id) WHERE p.predicted_clv IS NOT NULL GROUP BY ALL`);
+    const bucket = 'least(floor(greatest(p.predicted_clv, 0) / b.width), 19)';
+    await this.batch([
+      `DELETE FROM ${cdp('adwh_fact_clv_decile')}`,
+      `INSERT INTO ${cdp('adwh_fact_clv_decile')} SELECT ${date}, merge_policy_id, clv_decile, ${clvTierSql('clv_decile')}, count(*), sum(predicted_clv), sum(revenue)
+        FROM ${PROFILE_STATE} WHERE clv_decile IS NOT NULL GROUP BY ALL`,
+      `DELETE FROM ${cdp('adwh_fact_clv_distribution')}`,
+      `INSERT INTO ${cdp('adwh_fact_clv_distribution')}
+        WITH bounds AS (SELECT merge_policy_id, greatest(max(predicted_clv), 1e-9) / 20 AS width FROM ${PROFILE_STATE} WHERE predicted_clv IS NOT NULL GROUP BY 1)
+        SELECT ${date}, p.merge_policy_id, ${bucket}::INTEGER AS bucket, ${bucket} * b.width, (${bucket} + 1) * b.width, count(*)
+        FROM ${PROFILE_STATE} p JOIN bounds b USING (merge_policy_id) WHERE p.predicted_clv IS NOT NULL GROUP BY ALL`,
+    ]);
   }
+
 
   /** Checkpoints, model state and the process log, in the same transaction as the facts. */
   /** Changes to the membership tables show in their row counts, versions and latest times. */
@@ -421,14 +704,19 @@ export class CdpRefresh {
     return (rows[0]?.f as string | undefined) ?? '';
   }
 
-  private async checkpoint(fingerprint: string): Promise<void> {
+  private async checkpoint(fingerprint: string, audience: string | null): Promise<void> {
     const { input } = this;
-    await this.q(`DELETE FROM ${CHECKPOINTS} WHERE model = ${lit(CDP_MODEL)}`);
     const rows = input.sources.map((s) => `(${lit(CDP_MODEL)}, ${lit(s.dataset.id)}, ${lit(s.dataset.tableName)}, ${s.snapshots[s.snapshots.length - 1]?.snapshotId ?? 0})`);
-    if (rows.length) await this.q(`INSERT INTO ${CHECKPOINTS} VALUES ${rows.join(', ')}`);
-    await this.q(`DELETE FROM ${MODEL_STATE} WHERE model = ${lit(CDP_MODEL)}`);
-    await this.q(`INSERT INTO ${MODEL_STATE} VALUES (${lit(CDP_MODEL)}, ${lit(signatureOf(input))}, ${input.graphVersion}, DATE ${lit(input.processDate)}, now(), ${lit(fingerprint)})`);
-    await this.q(`DELETE FROM ${cdp('adwh_lkup_process_delta_log')} WHERE process_name = 'FACT_TABLES_PROCESSING' AND process_date = DATE ${lit(input.processDate)}`);
-    await this.q(`INSERT INTO ${cdp('adwh_lkup_process_delta_log')} SELECT 'FACT_TABLES_PROCESSING', merge_policy_id, 'SUCCESSFUL', DATE ${lit(input.processDate)}, now()::TIMESTAMP, now()::TIMESTAMP FROM rt_ins_policies`);
+    const day = `DATE ${lit(input.processDate)}`;
+    await this.batch([
+      `DELETE FROM ${CHECKPOINTS} WHERE model = ${lit(CDP_MODEL)}`,
+      ...(rows.length ? [`INSERT INTO ${CHECKPOINTS} VALUES ${rows.join(', ')}`] : []),
+      `DELETE FROM ${MODEL_STATE} WHERE model = ${lit(CDP_MODEL)}`,
+      `INSERT INTO ${MODEL_STATE} (model, signature, graph_version, graph_pos, process_date, refreshed_at, audience_fingerprint, audience_checkpoint)
+        VALUES (${lit(CDP_MODEL)}, ${lit(signatureOf(input))}, ${this.graph.version}, ${this.graph.pos}, ${day}, now(), ${lit(fingerprint)}, ${audience === null ? 'NULL' : lit(audience)})`,
+      `DELETE FROM ${cdp('adwh_lkup_process_delta_log')} WHERE process_name = 'FACT_TABLES_PROCESSING' AND process_date = ${day}`,
+      `INSERT INTO ${cdp('adwh_lkup_process_delta_log')} SELECT 'FACT_TABLES_PROCESSING', merge_policy_id, 'SUCCESSFUL', ${day}, now()::TIMESTAMP, now()::TIMESTAMP FROM rt_ins_policies`,
+    ]);
   }
+
 }

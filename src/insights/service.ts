@@ -10,7 +10,6 @@ import { isoNow, type Clock } from '../core/clock.ts';
 import { RoundtripError } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import type { IdentityGraph } from '../identity/graph.ts';
-import { STATE } from '../identity/store.ts';
 import type { MetadataStore } from '../ports/metadata-store.ts';
 import type { JsonValue, Warehouse } from '../ports/warehouse.ts';
 import type { MergePolicies } from '../profile/merge-policies.ts';
@@ -19,7 +18,7 @@ import { substituteParams } from '../query/rewrite.ts';
 import type { QueryTemplates } from '../query/templates/templates.ts';
 import { AcceleratedQueries } from './accelerated-queries.ts';
 import { CDP_MODEL, CDP_SCHEMA, CDP_TABLES } from './cdp-model.ts';
-import { listModels, sampleRows } from './models.ts';
+import { listModels, sampleRows, type ModelInfo } from './models.ts';
 import { CdpRefresh, tenantColumn, type ClvSource } from './refresh.ts';
 import type { AcceleratedQueryRequest, AcceleratedQueryResult, DataModelView, RefreshOptions, RefreshRun } from './types.ts';
 
@@ -47,9 +46,11 @@ export class InsightsService {
   /** Test hook: runs before every refresh step (`setup`, `profiles`, …, `commit`); throwing aborts the refresh. */
   beforeRefreshStep: (step: string) => Promise<void> | void = () => undefined;
   private readonly refreshing = new Map<string, Promise<unknown>>();
+  /** Models other domains publish in their own accelerated schema (`database.schema` → name, description). */
+  private readonly named = new Map<string, ModelInfo>();
 
   readonly models = {
-    list: (sandbox: string): Promise<DataModelView[]> => this.withWarehouse(sandbox, (w) => listModels(w, this.refreshedAt(sandbox))),
+    list: (sandbox: string): Promise<DataModelView[]> => this.withWarehouse(sandbox, (w) => listModels(w, this.refreshedAt(sandbox), this.named)),
     get: async (sandbox: string, name: string): Promise<DataModelView> => {
       const found = (await this.models.list(sandbox)).find((m) => m.name.toLowerCase() === name.toLowerCase() || m.schema === name.toLowerCase());
       if (!found) throw new RoundtripError('RT_INSIGHTS_MODEL_NOT_FOUND', `No data model "${name}" in sandbox ${sandbox}.`);
@@ -59,6 +60,11 @@ export class InsightsService {
 
   constructor(readonly deps: InsightsDeps) {
     this.accelerated = new AcceleratedQueries(deps.warehouse, deps.queries);
+  }
+
+  /** Names a model kept in `schema` by another domain (its tables and keys are read like any other model's). */
+  registerModel(schema: string, info: ModelInfo): void {
+    this.named.set(schema.toLowerCase(), info);
   }
 
   private async withWarehouse<T>(sandbox: string, work: (w: Awaited<ReturnType<Warehouse['sandbox']>>) => Promise<T>): Promise<T> {
@@ -184,7 +190,6 @@ export class InsightsService {
       const column = tenantColumn(await warehouse.describeTable(table), field);
       if (column) clv.push({ dataset, column, kind });
     }
-    const graphVersion = Number((await session.query(`SELECT coalesce(max(version), 0) AS v FROM ${STATE}`).catch(() => ({ rows: [{ v: 0 }] }))).rows[0]?.v ?? 0);
-    return { session, policies, sources, clv, processDate, graphVersion, full, beforeStep: (step: string) => this.beforeRefreshStep(step) };
+    return { session, policies, sources, clv, processDate, full, beforeStep: (step: string) => this.beforeRefreshStep(step) };
   }
 }

@@ -74,6 +74,8 @@ export interface RefreshRun {
   datesRecomputed: number;
   /** Profiles whose contributions were recomputed (all of them on a full build). */
   profilesRecomputed: number;
+  /** Audience facts: kept as they were, updated for the profiles with new transitions, or rebuilt. */
+  audiences?: 'kept' | 'incremental' | 'rebuilt';
   steps: RefreshStep[];
   startedAt: string;
   endedAt: string | null;
