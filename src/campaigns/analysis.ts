@@ -1,7 +1,8 @@
 /**
  * Post-campaign analysis: the facts refresh (with its consent sync), uplift of treated vs holdout, the change in
- * predicted CLV, and the reference's post-campaign widgets as SQL over `campaign_facts` / `campaign_dim` that the
- * dashboards service can run as query-pro-mode widgets (`$START_DATE`, `$END_DATE`, `$CAMPAIGN_ID`).
+ * predicted CLV, and the reference's post-campaign widgets as SQL over the CampaignInsights tables of the
+ * accelerated store (`qsaccel.campaign_agg`, `facts.ts`), run as accelerated queries (`platform.insights`) and
+ * published as the standard dashboard `post-campaign` (`dashboard.ts`).
  *
  * Uplift is intention-to-treat: every eligible member (an address and no opt-out) of the treated group counts,
  * opened or not, against the eligible members of the holdout, over the same window after the send
@@ -14,11 +15,11 @@ import { RoundtripError } from '../core/errors.ts';
 import type { IdentityGraph } from '../identity/graph.ts';
 import { quoteIdent, quoteLiteral } from '../identity/sql.ts';
 import type { DatasetRecord, MergePolicyRecord, MetadataStore } from '../ports/metadata-store.ts';
-import type { JsonRecord, SandboxWarehouse } from '../ports/warehouse.ts';
+import type { JsonRecord, JsonValue, SandboxWarehouse } from '../ports/warehouse.ts';
 import type { MergePolicies } from '../profile/merge-policies.ts';
 import type { ProfileStore } from '../profile/profile-store.ts';
 import { syncConsent } from './consent.ts';
-import { CAMPAIGN_DIM, ensureFactTables, FACTS, ordersByProfileSql, ordersSource, refreshFacts, type OrdersSource } from './facts.ts';
+import { AUDIENCE_DIM, CAMPAIGN_DIM, CAMPAIGN_SCHEMA, ensureFactTables, FACTS, ordersByProfileSql, ordersSource, refreshFacts, type OrdersSource } from './facts.ts';
 import type { RefreshResultT, UpliftViewT } from './payloads.ts';
 import { columnPath, type CampaignRecord, type CampaignService } from './service.ts';
 import { LEDGER, type CampaignStore } from './store.ts';
@@ -26,6 +27,14 @@ import { moments, proportionDifference, welchDifference, type Interval, type Mom
 
 /** The dataset orders are read from unless a call names another. */
 export const DEFAULT_ORDERS_DATASET = 'Orders';
+/** Where audience names come from (src/audiences/definitions.ts). */
+const SEGMENT_DEFINITION_KIND = 'segment-definition';
+
+/** What the analysis needs from `platform.insights` (given by `Campaigns.connect`): accelerated queries and their cache. */
+export interface InsightsHook {
+  query(principal: Principal, sandbox: string, request: { sql: string }): Promise<{ rows: Record<string, JsonValue>[] }>;
+  accelerated: { invalidate(sandbox: string, tables: readonly string[]): void };
+}
 
 export interface AnalysisDeps {
   metadata: MetadataStore;
@@ -79,18 +88,24 @@ export interface WidgetDefinition {
 }
 
 const DATE_FILTER = `f.date_key BETWEEN CAST('$START_DATE' AS DATE) AND CAST('$END_DATE' AS DATE)`;
-const CAMPAIGN_FILTER = `(upper(coalesce('$CAMPAIGN_ID', '')) IN ('', 'NULL') OR f.campaign_id = '$CAMPAIGN_ID')`;
+/**
+ * `$CAMPAIGN_FILTER` is a list of campaign id literals, or NULL for all campaigns: the dashboard's global filter
+ * "Campaign" fills it (a query-pro `param` link), `widgetSql` fills it for `GET /campaigns/widgets/{id}`.
+ */
+const CAMPAIGN_FILTER = `(coalesce($CAMPAIGN_FILTER) IS NULL OR f.campaign_id IN ($CAMPAIGN_FILTER))`;
 const treatedIn = `f.treatment = 'treated' AND ${DATE_FILTER} AND ${CAMPAIGN_FILTER}`;
+const withCampaign = `FROM ${FACTS} f JOIN ${CAMPAIGN_DIM} d ON d.campaign_id = f.campaign_id`;
 
-/** The reference's post-campaign widgets (§1, §14). */
+/** The reference's post-campaign widgets (§1, §14), over the CampaignInsights tables. */
 export const CAMPAIGN_WIDGETS: readonly WidgetDefinition[] = [
   {
     id: 'emails-opened-by-audience-and-campaign',
     title: 'Emails opened by audience and campaign',
     mark: 'bar',
-    roles: { x: 'audience_id', y: 'emails_opened', color: 'campaign_name' },
-    sql: `SELECT coalesce(f.audience_id, 'unknown') AS audience_id, d.campaign_name, sum(f.unique_opens) AS emails_opened
-FROM ${FACTS} f JOIN ${CAMPAIGN_DIM} d ON d.campaign_id = f.campaign_id
+    roles: { x: 'audience_name', y: 'emails_opened', color: 'campaign_name' },
+    sql: `SELECT coalesce(a.audience_name, f.audience_id, 'unknown') AS audience_name, d.campaign_name, sum(f.unique_opens) AS emails_opened
+${withCampaign}
+LEFT JOIN ${AUDIENCE_DIM} a ON a.audience_id = f.audience_id
 WHERE ${treatedIn}
 GROUP BY 1, 2 ORDER BY 1, 2`,
   },
@@ -101,7 +116,7 @@ GROUP BY 1, 2 ORDER BY 1, 2`,
     roles: { x: 'decile_bucket', y: 'open_rate', color: 'campaign_name' },
     sql: `SELECT d.campaign_name, coalesce(CAST(f.clv_decile AS VARCHAR), 'none') AS decile_bucket, sum(f.unique_opens) AS emails_opened,
   sum(f.deliveries) AS emails_delivered, round(sum(f.unique_opens) / nullif(sum(f.deliveries), 0), 4) AS open_rate
-FROM ${FACTS} f JOIN ${CAMPAIGN_DIM} d ON d.campaign_id = f.campaign_id
+${withCampaign}
 WHERE ${treatedIn}
 GROUP BY 1, 2 ORDER BY 1, min(f.clv_decile) NULLS LAST`,
   },
@@ -133,7 +148,7 @@ GROUP BY 1, 2 ORDER BY 1, min(f.clv_decile) NULLS LAST`,
     roles: { sort: 'revenue' },
     sql: `SELECT d.campaign_name, sum(f.sends) AS sends, sum(f.deliveries) AS deliveries, sum(f.bounces) AS bounces, sum(f.unique_opens) AS unique_opens,
   sum(f.unique_clicks) AS unique_clicks, sum(f.unsubscribes) AS unsubscribes, sum(f.purchases) AS purchases, round(sum(f.revenue), 2) AS revenue
-FROM ${FACTS} f JOIN ${CAMPAIGN_DIM} d ON d.campaign_id = f.campaign_id
+${withCampaign}
 WHERE ${treatedIn}
 GROUP BY 1 ORDER BY revenue DESC, 1`,
   },
@@ -159,7 +174,7 @@ export function widgetSql(id: string, params: WidgetParams = {}): string {
   return widget.sql
     .replaceAll('$START_DATE', date(params.startDate, '1970-01-01'))
     .replaceAll('$END_DATE', date(params.endDate, '9999-12-31'))
-    .replaceAll('$CAMPAIGN_ID', campaign);
+    .replaceAll('$CAMPAIGN_FILTER', campaign ? quoteLiteral(campaign) : 'NULL');
 }
 
 /** NaN and ±Infinity (a statistic a group is too small for) become null, which JSON can carry. */
@@ -168,7 +183,8 @@ export function estimatesOnly<T>(value: T): T {
 }
 
 export class CampaignAnalysis {
-  private readonly factTables = new WeakMap<SandboxWarehouse, Promise<void>>();
+  /** Accelerated queries and their cache (`platform.insights`), once `Campaigns.connect` gave them. */
+  insights: InsightsHook | undefined;
 
   private readonly running = new Map<string, Promise<unknown>>();
 
@@ -207,11 +223,21 @@ export class CampaignAnalysis {
     return { warehouse, consentUpdates };
   }
 
-  /** Incremental refresh of `campaign_facts` (and the `campaign.refresh` job). */
+  /** Audience id → name, from the segment definitions. */
+  private async audienceNames(sandbox: string): Promise<Map<string, string>> {
+    const docs = await this.deps.metadata.documents.list<{ name?: string } & Record<string, JsonValue>>(sandbox, SEGMENT_DEFINITION_KIND);
+    return new Map(docs.filter((d) => typeof d.body.name === 'string').map((d) => [d.id, d.body.name!]));
+  }
+
+  /**
+   * Incremental refresh of the CampaignInsights store (and the `campaign.refresh` job): one transaction, then
+   * the accelerated-query cache forgets results that read the tables it wrote.
+   */
   refresh(actor: Principal, sandbox: string, options: { ordersDataset?: string } = {}): Promise<RefreshResultT> {
     authorize(actor, 'activation:write', sandbox);
     return this.serial(sandbox, async () => {
       const { warehouse, consentUpdates } = await this.prepare(sandbox);
+      await ensureFactTables(warehouse);
       const session = await warehouse.openSession();
       try {
         const outcome = await refreshFacts({
@@ -221,7 +247,9 @@ export class CampaignAnalysis {
           campaigns: await this.deps.campaigns.list(sandbox),
           policies: await this.policies(sandbox, warehouse),
           orders: await this.orders(warehouse, sandbox, options.ordersDataset),
+          audienceNames: await this.audienceNames(sandbox),
         });
+        if (outcome.tablesWritten.length) this.insights?.accelerated.invalidate(sandbox, outcome.tablesWritten);
         return { ...outcome, consentUpdates, table: FACTS };
       } finally {
         session.close();
@@ -275,28 +303,17 @@ export class CampaignAnalysis {
     return { profiles: rows.length, treatedMeanChange: treated.mean, holdoutMeanChange: holdout.mean, difference: welchDifference(treated, holdout) };
   }
 
-  /** Runs one of the post-campaign widgets against the facts (after a refresh, it shows the exact counts). */
-  /** Serialises the creation of the fact tables per sandbox database: parallel first widget reads raced on it. */
-  private factTablesOf(warehouse: SandboxWarehouse): Promise<void> {
-    let ready = this.factTables.get(warehouse);
-    if (!ready) {
-      ready = ensureFactTables(warehouse).catch((error: unknown) => {
-        this.factTables.delete(warehouse);
-        throw error;
-      });
-      this.factTables.set(warehouse, ready);
-    }
-    return ready;
-  }
-
+  /** Runs one of the post-campaign widgets as an accelerated query (after a refresh, it shows the exact counts). */
   async widget(actor: Principal, sandbox: string, id: string, params: WidgetParams = {}): Promise<{ id: string; title: string; rows: JsonRecord[] }> {
     authorize(actor, 'dashboard:read', sandbox);
     const sql = widgetSql(id, params);
-    const warehouse = await this.deps.store.warehouseOf(sandbox);
-    await this.factTablesOf(warehouse);
-    const session = await warehouse.openSession();
+    const title = CAMPAIGN_WIDGETS.find((w) => w.id === id)!.title;
+    await ensureFactTables(await this.deps.store.warehouseOf(sandbox));
+    if (this.insights) return { id, title, rows: (await this.insights.query(actor, sandbox, { sql })).rows };
+    // Without the insights service (a bare Campaigns in a test): the same SQL on a session, names as DuckDB has them.
+    const session = await (await this.deps.store.warehouseOf(sandbox)).openSession();
     try {
-      return { id, title: CAMPAIGN_WIDGETS.find((w) => w.id === id)!.title, rows: (await session.query(sql)).rows };
+      return { id, title, rows: (await session.query(sql.replaceAll(`${CAMPAIGN_SCHEMA}.`, `"${CAMPAIGN_SCHEMA}".`))).rows };
     } finally {
       session.close();
     }

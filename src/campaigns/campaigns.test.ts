@@ -48,8 +48,23 @@ async function facts(): Promise<Json> {
   return (
     await w.query(`SELECT sum(members) AS members, sum(held_out) AS held_out, sum(suppressed) AS suppressed, sum(sends) AS sends, sum(deliveries) AS deliveries, sum(bounces) AS bounces,
       sum(hard_bounces) AS hard_bounces, sum(opens) AS opens, sum(machine_opens) AS machine_opens, sum(unique_opens) AS unique_opens, sum(clicks) AS clicks,
-      sum(unique_clicks) AS unique_clicks, sum(unsubscribes) AS unsubscribes, sum(purchases) AS purchases, sum(revenue) AS revenue FROM campaign_facts WHERE campaign_id = $c`, { c: campaignId })
+      sum(unique_clicks) AS unique_clicks, sum(unsubscribes) AS unsubscribes, sum(purchases) AS purchases, sum(revenue) AS revenue FROM "qsaccel.campaign_agg".fact_email_response_daily WHERE campaign_id = $c`, { c: campaignId })
   ).rows[0];
+}
+
+/** POST …/send answers 202 at once; the send runs in the background: poll the campaign until it ends. */
+async function sendAndWait(id: string): Promise<Json> {
+  const accepted = await t.call('POST', `/campaigns/${id}/send`);
+  assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
+  assert.match(accepted.body.sendId, /^snd_/);
+  for (;;) {
+    const res = await t.call('GET', `/campaigns/${id}`);
+    if (res.body.status !== 'sending') {
+      assert.equal(res.body.lastSend.sendId, accepted.body.sendId);
+      return res.body;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 async function refresh(): Promise<Json> {
@@ -66,6 +81,8 @@ describe('campaign loop end to end', () => {
     base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
     brand = await setupBrand(t, PEOPLE);
     await writeMembers(t, SEGMENT, brand.policyId, brand.profileIds.values());
+    const at = new Date().toISOString();
+    await t.platform.metadata.documents.create({ sandbox: 'prod', kind: 'segment-definition', id: SEGMENT, parentId: null, body: { name: 'Spring buyers' }, createdAt: at, updatedAt: at });
   });
   after(async () => {
     await smtp.close();
@@ -100,9 +117,10 @@ describe('campaign loop end to end', () => {
     const stored = await t.platform.metadata.documents.get('prod', 'campaign', campaignId);
     assert.ok(!JSON.stringify(stored).includes('s3cret-pass'), 'the password is not stored in clear');
 
-    const sent = await t.call('POST', `/campaigns/${campaignId}/send`);
-    assert.equal(sent.status, 200, JSON.stringify(sent.body));
-    totals = sent.body.totals;
+    const sent = await sendAndWait(campaignId);
+    assert.equal(sent.status, 'sent', JSON.stringify(sent.lastSend));
+    totals = sent.lastSend.totals;
+    assert.deepEqual(sent.lastSend.progress, { audience: 80, handled: 80 });
     const heldOut = PEOPLE.filter((p) => isHeldOut(campaignId, brand.profileIds.get(p.crmId)!, 0.1));
     assert.ok(heldOut.length > 0, 'the holdout is not empty for 80 profiles');
     const eligible = (p: BrandPerson) => p.email !== null && p.consent !== 'n';
@@ -114,6 +132,8 @@ describe('campaign loop end to end', () => {
       suppressed: heldOut.some((p) => p.consent === 'n') ? 0 : 1,
       bounced: contacted.filter((p) => p.email!.startsWith('bounce')).length,
       sent: contacted.filter((p) => !p.email!.startsWith('bounce')).length,
+      unconfirmed: 0,
+      sending: 0,
     });
     // The SMTP server got exactly the contacted, non-bounced addresses; nothing for the holdout.
     const received = smtp.mails.flatMap((m) => m.to).sort();
@@ -197,7 +217,7 @@ describe('campaign loop end to end', () => {
     assert.deepEqual(await widget('campaign-emails-sent'), [{ emails_sent: expected.sends }]);
     assert.deepEqual(await widget('campaign-open-rate'), [{ open_rate: Math.round((8 / delivered) * 1e4) / 1e4 }]);
     assert.deepEqual(await widget('campaign-click-through-rate'), [{ click_through_rate: Math.round((4 / delivered) * 1e4) / 1e4 }]);
-    assert.deepEqual(await widget('emails-opened-by-audience-and-campaign'), [{ audience_id: SEGMENT, campaign_name: 'Spring launch', emails_opened: 8 }]);
+    assert.deepEqual(await widget('emails-opened-by-audience-and-campaign'), [{ audience_name: 'Spring buyers', campaign_name: 'Spring launch', emails_opened: 8 }]);
     const results = await widget('campaign-results');
     assert.equal(results[0].purchases, 2);
     assert.equal(results[0].revenue, 150);
@@ -281,7 +301,7 @@ describe('campaign loop end to end', () => {
     const next = await t.call('POST', '/campaigns', {
       body: { name: 'Follow-up', audience: { segmentId: SEGMENT }, smtp: { host: '127.0.0.1', port: smtp.port, user: 'mailer', password: 's3cret-pass', from: 'news@skylark.example', ratePerSecond: 500 }, subject: 'More', html: '<p>More</p>', trackingBaseUrl: base },
     });
-    const sent = await t.call('POST', `/campaigns/${next.body.id}/send`);
+    const sent = await t.call('POST', `/campaigns/${next.body.id}/send?wait=true`);
     assert.equal(sent.status, 200, JSON.stringify(sent.body));
     assert.equal(sent.body.totals.suppressed, 3);
     assert.equal(sent.body.totals.heldOut, 0);

@@ -1,7 +1,16 @@
 /**
- * Post-campaign facts (reference §14): an incremental refresh of `campaign_facts`, one row per campaign ×
- * audience × CLV decile × treatment (treated | holdout) × date, with sends, deliveries, bounces, opens (people
- * and machines apart), first opens, clicks, first clicks, unsubscribes and attributed purchases and revenue.
+ * Post-campaign facts (reference §14) in the accelerated store: the data model **CampaignInsights**, schema
+ * `qsaccel.campaign_agg` (a data group of the `qsaccel` accelerated database, next to CDPInsights'
+ * `qsaccel.profile_agg`), aggregates only:
+ *
+ * - `fact_email_response_daily`: one row per campaign × audience × CLV decile × treatment (treated | holdout) ×
+ *   date, with sends, deliveries, bounces, opens (people and machines apart), first opens, clicks, first clicks,
+ *   unsubscribes and attributed purchases and revenue;
+ * - `dim_campaign` (name, audience, destination, holdout share, attribution window, send time), `dim_audience`
+ *   (audience names from the segment definitions), `dim_clv_decile` (tiers as in CDPInsights).
+ *
+ * Keys are recorded like `ALTER TABLE … ADD PRIMARY|FOREIGN KEY … NOT ENFORCED` (`_rt_table_constraints`), so
+ * `platform.insights.models.list` shows the fact and its dimensions and the guided composer joins them.
  *
  * The refresh follows the reference's incremental pattern (§5.5): response events newer than the checkpoint
  * (`_rt_snapshot_id` of the email-tracking dataset) are appended to `_rt_campaign_responses`, de-duplicated by
@@ -9,26 +18,46 @@
  * that lost the id; the checkpoint then moves. Only campaigns touched since the last refresh (new responses,
  * new ledger rows, new orders inside their attribution window) have their fact rows deleted and recomputed,
  * so a refresh costs what changed, and a recomputed campaign is exact (first opens can move when a late event
- * arrives, which is why the unit of recomputation is the campaign and not the day).
+ * arrives, which is why the unit of recomputation is the campaign and not the day). All of it — responses,
+ * checkpoints, facts, dimensions — is one transaction: readers see the previous model until COMMIT, and a
+ * failure leaves nothing half done (a checkpoint never moves past facts that were not written).
+ *
+ * Per-message working state (`_rt_campaign_responses`, `_rt_campaign_fact_state`) stays in system tables of the
+ * main schema, outside the store, as CDPInsights keeps its per-profile state.
  *
  * Attribution: an order of the recipient's profile (through the identity graph, as profiles see it) within
  * `attributionDays` after the message's first human open or click counts once for that message.
- *
- * HOOK (insights): when `src/insights` publishes the accelerated store, `campaign_facts` and its dimension
- * (`campaign_dim`) move there as `fact_email_response_daily`/`dim_campaign`; the SELECT below is the model's
- * refresh statement unchanged (docs/campaigns.md has the plan).
  */
 import { NODES, RECORDS } from '../identity/store.ts';
 import { positionedRowsSql } from '../identity/positions.ts';
 import { quoteIdent, quoteLiteral } from '../identity/sql.ts';
 import type { DatasetRecord, MergePolicyRecord } from '../ports/metadata-store.ts';
 import type { SandboxWarehouse } from '../ports/warehouse.ts';
+import { piiColumns, registerAcceleratedDatabase } from '../query/accelerated.ts';
+import { RoundtripError } from '../core/errors.ts';
 import { columnPath, type CampaignRecord } from './service.ts';
 import { LEDGER, RESPONSES, readCheckpoint, writeCheckpoint, type SqlRunner } from './store.ts';
 
-export const FACTS = 'campaign_facts';
-export const CAMPAIGN_DIM = 'campaign_dim';
+export const CAMPAIGN_MODEL = 'CampaignInsights';
+export const CAMPAIGN_DATABASE = 'qsaccel';
+export const CAMPAIGN_SCHEMA = 'qsaccel.campaign_agg';
+export const STORE_TABLES = { facts: 'fact_email_response_daily', campaigns: 'dim_campaign', audiences: 'dim_audience', deciles: 'dim_clv_decile' } as const;
+/** A store table as SQL through the query service and accelerated queries name it: `qsaccel.campaign_agg.t`. */
+export const storeTable = (table: string): string => `${CAMPAIGN_SCHEMA}.${table}`;
+/** The same table as DuckDB names it (the data group is the schema `"qsaccel.campaign_agg"`). */
+const st = (table: string): string => `"${CAMPAIGN_SCHEMA}"."${table}"`;
+export const FACTS = storeTable(STORE_TABLES.facts);
+export const CAMPAIGN_DIM = storeTable(STORE_TABLES.campaigns);
+export const AUDIENCE_DIM = storeTable(STORE_TABLES.audiences);
+/** `schema.table` (lower-case) of every store table: what a refresh announces to the accelerated-query cache. */
+export const STORE_TABLE_NAMES: readonly string[] = Object.values(STORE_TABLES).map((t) => storeTable(t));
+/**
+ * Read-only views under the names the facts had before they moved into the store (`campaign_facts`,
+ * `campaign_dim`), so existing SQL keeps working; the store tables are what to use.
+ */
+const LEGACY_VIEWS = { campaign_facts: STORE_TABLES.facts, campaign_dim: STORE_TABLES.campaigns } as const;
 const FACT_STATE = '_rt_campaign_fact_state';
+const CONSTRAINTS = '_rt_table_constraints';
 
 export const FACT_MEASURES = [
   ['members', 'Audience members handled by the send (treated and holdout)'],
@@ -49,13 +78,96 @@ export const FACT_MEASURES = [
 ] as const;
 export type FactMeasure = (typeof FACT_MEASURES)[number][0];
 
-const FACTS_DDL = `CREATE TABLE IF NOT EXISTS ${FACTS} (campaign_id VARCHAR NOT NULL, audience_id VARCHAR, clv_decile INTEGER, treatment VARCHAR NOT NULL, date_key DATE NOT NULL,
-  ${FACT_MEASURES.map(([m]) => `${m} ${m === 'revenue' ? 'DOUBLE' : 'BIGINT'} NOT NULL`).join(', ')}, refreshed_at TIMESTAMPTZ NOT NULL)`;
-const DIM_DDL = `CREATE TABLE IF NOT EXISTS ${CAMPAIGN_DIM} (campaign_id VARCHAR NOT NULL, campaign_name VARCHAR NOT NULL, audience_id VARCHAR, destination VARCHAR, holdout_share DOUBLE, attribution_days INTEGER, sent_at TIMESTAMPTZ)`;
-const STATE_DDL = `CREATE TABLE IF NOT EXISTS ${FACT_STATE} (campaign_id VARCHAR NOT NULL, ledger_rows BIGINT NOT NULL)`;
+const STORE_DDL: Record<string, string> = {
+  [STORE_TABLES.facts]: `campaign_id VARCHAR NOT NULL, audience_id VARCHAR, clv_decile INTEGER, treatment VARCHAR NOT NULL, date_key DATE NOT NULL,
+  ${FACT_MEASURES.map(([m]) => `${m} ${m === 'revenue' ? 'DOUBLE' : 'BIGINT'} NOT NULL`).join(', ')}, refreshed_at TIMESTAMPTZ NOT NULL`,
+  [STORE_TABLES.campaigns]: `campaign_id VARCHAR NOT NULL, campaign_name VARCHAR NOT NULL, audience_id VARCHAR, destination VARCHAR, holdout_share DOUBLE, attribution_days INTEGER, sent_at TIMESTAMPTZ`,
+  [STORE_TABLES.audiences]: `audience_id VARCHAR NOT NULL, audience_name VARCHAR NOT NULL`,
+  [STORE_TABLES.deciles]: `clv_decile INTEGER NOT NULL, clv_tier VARCHAR NOT NULL, decile_label VARCHAR NOT NULL`,
+};
 
-export async function ensureFactTables(warehouse: SqlRunner): Promise<void> {
-  await warehouse.query([FACTS_DDL, DIM_DDL, STATE_DDL].join(';\n'));
+interface StoreKey {
+  table: string;
+  kind: 'PRIMARY KEY' | 'FOREIGN KEY';
+  columns: string[];
+  ref?: string;
+}
+
+/** The model's keys: the fact references its three dimensions; a campaign references its audience. */
+export const STORE_KEYS: readonly StoreKey[] = [
+  { table: STORE_TABLES.campaigns, kind: 'PRIMARY KEY', columns: ['campaign_id'] },
+  { table: STORE_TABLES.audiences, kind: 'PRIMARY KEY', columns: ['audience_id'] },
+  { table: STORE_TABLES.deciles, kind: 'PRIMARY KEY', columns: ['clv_decile'] },
+  { table: STORE_TABLES.facts, kind: 'FOREIGN KEY', columns: ['campaign_id'], ref: STORE_TABLES.campaigns },
+  { table: STORE_TABLES.facts, kind: 'FOREIGN KEY', columns: ['audience_id'], ref: STORE_TABLES.audiences },
+  { table: STORE_TABLES.facts, kind: 'FOREIGN KEY', columns: ['clv_decile'], ref: STORE_TABLES.deciles },
+  { table: STORE_TABLES.campaigns, kind: 'FOREIGN KEY', columns: ['audience_id'], ref: STORE_TABLES.audiences },
+];
+
+/** CLV tiers by decile, as CDPInsights states them (1 = top 10 % by predicted CLV). */
+const DECILE_ROWS = Array.from({ length: 10 }, (_, i) => i + 1).map((d) => `(${d}, '${d === 1 ? 'Top' : d <= 3 ? 'High' : d <= 7 ? 'Medium' : 'Low'}', 'Decile ${d}')`);
+
+const STATE_DDL = `CREATE TABLE IF NOT EXISTS ${FACT_STATE} (campaign_id VARCHAR NOT NULL, ledger_rows BIGINT NOT NULL)`;
+const CONSTRAINTS_DDL = `CREATE TABLE IF NOT EXISTS ${CONSTRAINTS} (table_name VARCHAR, kind VARCHAR, columns VARCHAR[], ref_table VARCHAR, ref_columns VARCHAR[], created_at TIMESTAMPTZ)`;
+
+const lit = (v: string) => quoteLiteral(v);
+const list = (values: readonly string[]) => `[${values.map(lit).join(', ')}]::VARCHAR[]`;
+
+/** Creates the store (schemas, tables, keys, deciles), moves pre-store facts away, checks no table could hold PII. */
+async function createStore(warehouse: SandboxWarehouse): Promise<void> {
+  const session = await warehouse.openSession();
+  try {
+    await session.query(`CREATE SCHEMA IF NOT EXISTS "${CAMPAIGN_DATABASE}"; CREATE SCHEMA IF NOT EXISTS "${CAMPAIGN_SCHEMA}"`);
+    await registerAcceleratedDatabase(session, CAMPAIGN_DATABASE, 'acp_query_batch');
+    await session.query([STATE_DDL, CONSTRAINTS_DDL, ...Object.entries(STORE_DDL).map(([t, columns]) => `CREATE TABLE IF NOT EXISTS ${st(t)} (${columns})`)].join(';\n'));
+    for (const table of Object.values(STORE_TABLES)) {
+      const bad = piiColumns((await session.query(`SELECT * FROM ${st(table)} LIMIT 0`)).columns);
+      if (bad.length) throw new RoundtripError('RT_INSIGHTS_PII_COLUMN', `${storeTable(table)} would hold ${bad.join(', ')}; the accelerated store keeps aggregates only.`, { table: storeTable(table), columns: bad });
+    }
+    if (Number((await session.query(`SELECT count(*) AS n FROM ${st(STORE_TABLES.deciles)}`)).rows[0]?.n ?? 0) === 0) {
+      await session.query(`INSERT INTO ${st(STORE_TABLES.deciles)} VALUES ${DECILE_ROWS.join(', ')}`);
+    }
+    for (const key of STORE_KEYS) {
+      const table = storeTable(key.table);
+      const exists = await session.query(`SELECT 1 FROM ${CONSTRAINTS} WHERE table_name = ${lit(table)} AND kind = ${lit(key.kind)} AND columns = ${list(key.columns)}`);
+      if (exists.rows.length) continue;
+      await session.query(`INSERT INTO ${CONSTRAINTS} VALUES (${lit(table)}, ${lit(key.kind)}, ${list(key.columns)}, ${key.ref ? lit(storeTable(key.ref)) : 'NULL'}, ${key.ref ? list(key.columns) : 'NULL'}, now())`);
+    }
+    // Before the store, the facts were plain tables of these names: drop them (and their state, so the next
+    // refresh recomputes every campaign into the store), then keep the names as read-only views.
+    for (const [name, table] of Object.entries(LEGACY_VIEWS)) {
+      const base = await session.query(`SELECT count(*) AS n FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ${lit(name)}`);
+      if (Number(base.rows[0]?.n ?? 0) > 0) await session.query(`DROP TABLE ${quoteIdent(name)}; DELETE FROM ${FACT_STATE}`);
+      await session.query(`CREATE OR REPLACE VIEW ${quoteIdent(name)} AS SELECT * FROM ${st(table)}`);
+    }
+  } finally {
+    session.close();
+  }
+}
+
+const stores = new WeakMap<SandboxWarehouse, Promise<void>>();
+
+/**
+ * The store of a sandbox database, created once per process (concurrent first readers share the creation;
+ * a catalog conflict with another writer of the `qsaccel` schemas, e.g. a CDPInsights refresh, is retried).
+ */
+export function ensureFactTables(warehouse: SandboxWarehouse): Promise<void> {
+  let ready = stores.get(warehouse);
+  if (!ready) {
+    ready = (async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await createStore(warehouse);
+        } catch (error) {
+          if (attempt >= 4 || !/conflict/i.test((error as Error).message)) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+        }
+      }
+    })();
+    ready.catch(() => stores.delete(warehouse));
+    stores.set(warehouse, ready);
+  }
+  return ready;
 }
 
 /** An orders dataset as the attribution reads it: the path of its value column, when it has one. */
@@ -96,12 +208,16 @@ export interface RefreshInput {
   campaigns: readonly CampaignRecord[];
   policies: readonly MergePolicyRecord[];
   orders: OrdersSource | undefined;
+  /** Audience id → name (segment definitions), for `dim_audience`. */
+  audienceNames: ReadonlyMap<string, string>;
 }
 
 export interface RefreshOutcome {
   campaigns: string[];
   responsesAdded: number;
   factRows: number;
+  /** Store tables the refresh wrote (`schema.table`), for the accelerated-query cache. */
+  tablesWritten: string[];
 }
 
 const idList = (ids: readonly string[]): string => (ids.length ? ids.map(quoteLiteral).join(', ') : 'NULL');
@@ -130,7 +246,7 @@ async function appendResponses(input: RefreshInput): Promise<{ added: number; ca
     WHERE NOT EXISTS (SELECT 1 FROM ${RESPONSES} r WHERE r.event_id = e.event_id)`);
   const campaigns = (await warehouse.query(`SELECT DISTINCT campaign_id FROM _rt_campaign_new`)).rows.map((r) => r.campaign_id as string);
   const added = Number((await warehouse.query(`SELECT count(*) AS n FROM _rt_campaign_new`)).rows[0]?.n ?? 0);
-  await warehouse.query(`BEGIN TRANSACTION; INSERT INTO ${RESPONSES} SELECT * FROM _rt_campaign_new; DROP TABLE _rt_campaign_new; COMMIT`);
+  await warehouse.query(`INSERT INTO ${RESPONSES} SELECT * FROM _rt_campaign_new; DROP TABLE _rt_campaign_new`);
   await writeCheckpoint(warehouse, 'responses', last);
   return { added, campaigns };
 }
@@ -202,28 +318,66 @@ export function factsSelectSql(input: RefreshInput, ids: readonly string[]): str
     FROM measures GROUP BY ALL`;
 }
 
-/** The incremental refresh: new responses in, touched campaigns recomputed. */
+/** The dimension rows as SQL VALUES, in a stable order (compared with what the store holds to skip no-op writes). */
+function dimensionRows(input: RefreshInput, sent: ReadonlySet<string>): { campaigns: string[]; audiences: string[] } {
+  const campaigns = input.campaigns
+    .filter((c) => sent.has(c.id))
+    .sort((a, b) => a.id.localeCompare(b.id))
+    .map((c) => `(${[c.id, c.doc.name, c.doc.audience.segmentId, `smtp:${c.doc.smtp.host}`].map(lit).join(', ')}, ${c.doc.holdoutShare}::DOUBLE, ${c.doc.attributionDays}::INTEGER, ${c.doc.lastSend ? `${lit(c.doc.lastSend.startedAt)}::TIMESTAMPTZ` : 'NULL'})`);
+  const audienceIds = [...new Set(input.campaigns.filter((c) => sent.has(c.id)).map((c) => c.doc.audience.segmentId))].sort();
+  const audiences = audienceIds.map((id) => `(${lit(id)}, ${lit(input.audienceNames.get(id) ?? id)})`);
+  return { campaigns, audiences };
+}
+
+/** Replaces a dimension's rows when they differ from `rows`; returns whether it wrote. */
+async function replaceDimension(warehouse: SqlRunner, table: string, rows: readonly string[], order: string): Promise<boolean> {
+  const current = (await warehouse.query(`SELECT * FROM ${st(table)} ORDER BY ${order}`)).rows;
+  const wanted = rows.length ? (await warehouse.query(`SELECT * FROM (VALUES ${rows.join(', ')}) ORDER BY 1`)).rows : [];
+  if (JSON.stringify(current.map((r) => Object.values(r))) === JSON.stringify(wanted.map((r) => Object.values(r)))) return false;
+  await warehouse.query(`DELETE FROM ${st(table)}${rows.length ? `; INSERT INTO ${st(table)} VALUES ${rows.join(', ')}` : ''}`);
+  return true;
+}
+
+/**
+ * The incremental refresh, in one transaction on the given session: new responses in, touched campaigns'
+ * facts recomputed, dimensions brought up to date, checkpoints moved — or, on any failure, none of it.
+ */
 export async function refreshFacts(input: RefreshInput): Promise<RefreshOutcome> {
   const { warehouse } = input;
-  await ensureFactTables(warehouse);
+  await warehouse.query('BEGIN TRANSACTION');
+  try {
+    const outcome = await refreshInTransaction(input);
+    await warehouse.query('COMMIT');
+    return outcome;
+  } catch (error) {
+    await warehouse.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    await warehouse.query(`DROP TABLE IF EXISTS _rt_campaign_fact_rows; DROP TABLE IF EXISTS _rt_campaign_new`).catch(() => undefined);
+  }
+}
+
+async function refreshInTransaction(input: RefreshInput): Promise<RefreshOutcome> {
+  const { warehouse } = input;
   const responses = await appendResponses(input);
   const known = new Set(input.campaigns.map((c) => c.id));
   const touched = [...new Set([...responses.campaigns, ...(await ledgerChanged(warehouse)), ...(await ordersTouched(input))])].filter((id) => known.has(id)).sort();
-  if (touched.length === 0) return { campaigns: [], responsesAdded: responses.added, factRows: 0 };
-  const list = idList(touched);
-  const dims = input.campaigns
-    .filter((c) => touched.includes(c.id))
-    .map((c) => `(${[c.id, c.doc.name, c.doc.audience.segmentId, `smtp:${c.doc.smtp.host}`].map(quoteLiteral).join(', ')}, ${c.doc.holdoutShare}, ${c.doc.attributionDays}, ${c.doc.lastSend ? `${quoteLiteral(c.doc.lastSend.startedAt)}::TIMESTAMPTZ` : 'NULL'})`);
-  await warehouse.query(`CREATE OR REPLACE TEMP TABLE _rt_campaign_fact_rows AS ${factsSelectSql(input, touched)}`);
-  await warehouse.query(`BEGIN TRANSACTION;
-    DELETE FROM ${FACTS} WHERE campaign_id IN (${list});
-    INSERT INTO ${FACTS} SELECT * FROM _rt_campaign_fact_rows;
-    DELETE FROM ${CAMPAIGN_DIM} WHERE campaign_id IN (${list});
-    INSERT INTO ${CAMPAIGN_DIM} VALUES ${dims.join(', ')};
-    DELETE FROM ${FACT_STATE} WHERE campaign_id IN (${list});
-    INSERT INTO ${FACT_STATE} SELECT campaign_id, count(*) FROM ${LEDGER} WHERE campaign_id IN (${list}) GROUP BY 1;
-    COMMIT`);
-  const factRows = Number((await warehouse.query(`SELECT count(*) AS n FROM _rt_campaign_fact_rows`)).rows[0]?.n ?? 0);
-  await warehouse.query(`DROP TABLE IF EXISTS _rt_campaign_fact_rows`);
-  return { campaigns: touched, responsesAdded: responses.added, factRows };
+  const written: string[] = [];
+  let factRows = 0;
+  if (touched.length > 0) {
+    const ids = idList(touched);
+    await warehouse.query(`CREATE OR REPLACE TEMP TABLE _rt_campaign_fact_rows AS ${factsSelectSql(input, touched)}`);
+    await warehouse.query(`DELETE FROM ${st(STORE_TABLES.facts)} WHERE campaign_id IN (${ids});
+      INSERT INTO ${st(STORE_TABLES.facts)} SELECT * FROM _rt_campaign_fact_rows;
+      DELETE FROM ${FACT_STATE} WHERE campaign_id IN (${ids});
+      INSERT INTO ${FACT_STATE} SELECT campaign_id, count(*) FROM ${LEDGER} WHERE campaign_id IN (${ids}) GROUP BY 1`);
+    factRows = Number((await warehouse.query(`SELECT count(*) AS n FROM _rt_campaign_fact_rows`)).rows[0]?.n ?? 0);
+    written.push(FACTS);
+  }
+  // Dimensions cover every campaign with a ledger (renamed audiences and campaigns follow without a new send).
+  const sent = new Set((await warehouse.query(`SELECT DISTINCT campaign_id FROM ${LEDGER}`)).rows.map((r) => r.campaign_id as string));
+  const dims = dimensionRows(input, sent);
+  if (await replaceDimension(warehouse, STORE_TABLES.campaigns, dims.campaigns, 'campaign_id')) written.push(CAMPAIGN_DIM);
+  if (await replaceDimension(warehouse, STORE_TABLES.audiences, dims.audiences, 'audience_id')) written.push(AUDIENCE_DIM);
+  return { campaigns: touched, responsesAdded: responses.added, factRows, tablesWritten: written };
 }

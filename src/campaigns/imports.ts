@@ -12,6 +12,7 @@
  * Either way, unsubscribes become consent at once (`syncConsent`) and again before every send and refresh, and
  * opens through mail-privacy proxies are marked by the same heuristic as Roundtrip's own pixel.
  */
+import { parseCsv } from '../core/csv.ts';
 import { Readable } from 'node:stream';
 import type { AuditLog } from '../access/audit.ts';
 import { authorize, type Principal } from '../access/principal.ts';
@@ -42,36 +43,6 @@ export interface ImportDeps {
   campaigns: CampaignService;
 }
 
-/** Splits CSV text into rows of fields (RFC 4180: quotes, doubled quotes, CRLF). */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      row.push(field);
-      field = '';
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      row.push(field);
-      if (row.some((f) => f !== '')) rows.push(row);
-      row = [];
-      field = '';
-    } else field += c;
-  }
-  row.push(field);
-  if (row.some((f) => f !== '')) rows.push(row);
-  return rows;
-}
 
 /** ESP export CSV (header row naming ESP_COLUMNS, any order) → events; empty cells are absent fields. */
 export function espEventsFromCsv(text: string): EspEventT[] {

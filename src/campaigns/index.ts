@@ -17,10 +17,13 @@ import type { MetadataStore } from '../ports/metadata-store.ts';
 import type { Warehouse } from '../ports/warehouse.ts';
 import type { MergePolicies } from '../profile/merge-policies.ts';
 import type { ProfileStore } from '../profile/profile-store.ts';
-import { CampaignAnalysis } from './analysis.ts';
+import { CampaignAnalysis, type InsightsHook } from './analysis.ts';
+import { postCampaignDashboard } from './dashboard.ts';
+import { CAMPAIGN_MODEL, CAMPAIGN_SCHEMA, ensureFactTables } from './facts.ts';
+import type { StandardDashboard } from '../dashboards/standard.ts';
 import { ImportService } from './imports.ts';
 import { campaignKeys, type CampaignKeys } from './secrets.ts';
-import { CampaignService } from './service.ts';
+import { CampaignService, type CampaignDeps } from './service.ts';
 import { CampaignStore } from './store.ts';
 import { Tracking } from './tracking.ts';
 
@@ -43,6 +46,15 @@ export interface CampaignsDeps {
   /** Overrides the data directory's secret (tests). */
   keys?: CampaignKeys;
   env?: NodeJS.ProcessEnv;
+  /** Members per send chunk (tests use small ones). */
+  chunkSize?: number;
+  /** Test hook of the send (`CampaignDeps.beforeRecord`): simulates a crash at a chosen point. */
+  beforeRecord?: CampaignDeps['beforeRecord'];
+}
+
+/** `platform.insights` as the campaign loop uses it: accelerated queries, their cache, model names. */
+export interface CampaignInsightsPort extends InsightsHook {
+  registerModel(schema: string, info: { name: string; description: string }): void;
 }
 
 export class Campaigns {
@@ -69,10 +81,33 @@ export class Campaigns {
       keys,
       tenantKey: tenant,
       publicUrl: env.ROUNDTRIP_PUBLIC_URL ?? 'http://127.0.0.1:8080',
+      ...(deps.chunkSize ? { chunkSize: deps.chunkSize } : {}),
+      ...(deps.beforeRecord ? { beforeRecord: deps.beforeRecord } : {}),
     });
     this.analysis = new CampaignAnalysis({ metadata, store: this.store, campaigns: this.service, identity: deps.identity, mergePolicies: deps.mergePolicies, profileStore: deps.profileStore, tenantKey: tenant });
     this.tracking = new Tracking({ store: this.store, campaigns: this.service, keys, clock, tenantKey: tenant });
     this.imports = new ImportService({ store: this.store, streaming: deps.streaming, batchIngestion: deps.batchIngestion, audit: deps.audit, clock, tenantKey: tenant, campaigns: this.service });
+  }
+
+  /**
+   * Wires the campaign loop to insights and dashboards (composition root): widgets run as accelerated queries,
+   * refreshes invalidate their cached results, the store is listed as the data model CampaignInsights, and every
+   * sandbox gets the post-campaign standard dashboard.
+   */
+  connect(parts: { insights: CampaignInsightsPort; dashboards: { addStandardDashboard(def: StandardDashboard): void } }): void {
+    this.analysis.insights = parts.insights;
+    parts.insights.registerModel(CAMPAIGN_SCHEMA, {
+      name: CAMPAIGN_MODEL,
+      description: 'Post-campaign facts: sends, deliveries, opens, clicks, unsubscribes and attributed purchases by campaign, audience, CLV decile, treatment and date.',
+    });
+    // Its widgets read the campaign store: create the (empty) tables with the dashboard, so a sandbox that never
+    // sent a campaign shows empty widgets rather than errors.
+    parts.dashboards.addStandardDashboard({ ...postCampaignDashboard, prepare: async (sandbox) => ensureFactTables(await this.store.warehouseOf(sandbox)) });
+  }
+
+  /** Lets running sends finish (their events and ledger rows) before the warehouse and streaming close. */
+  async close(): Promise<void> {
+    await this.service.drain();
   }
 
   /** `campaign.send` (due campaigns, or one) and `campaign.refresh` (the facts) for schedules. */
@@ -90,4 +125,5 @@ export class Campaigns {
 }
 
 export { CAMPAIGN_WIDGETS, widgetSql, type WidgetDefinition, type WidgetParams } from './analysis.ts';
-export { FACTS, CAMPAIGN_DIM, FACT_MEASURES } from './facts.ts';
+export { FACTS, CAMPAIGN_DIM, AUDIENCE_DIM, FACT_MEASURES, CAMPAIGN_MODEL, CAMPAIGN_SCHEMA, STORE_TABLES } from './facts.ts';
+export { postCampaignDashboard, POST_CAMPAIGN_DASHBOARD_KEY } from './dashboard.ts';

@@ -59,6 +59,8 @@ export const SendTotals = Type.Object({
   heldOut: Type.Integer(),
   suppressed: Type.Integer({ description: 'Opted out of email marketing (consent n)' }),
   noAddress: Type.Integer(),
+  unconfirmed: Type.Integer({ description: 'Handed to SMTP by a send that stopped before the answer was recorded; never sent again (at most once)' }),
+  sending: Type.Integer({ description: 'Handed to SMTP, answer not recorded yet (a running send)' }),
 });
 export type SendTotalsT = Static<typeof SendTotals>;
 
@@ -88,7 +90,18 @@ export const CampaignView = Type.Object({
   trackingBaseUrl: Type.String(),
   attributionDays: Type.Integer(),
   status: CampaignStatus,
-  lastSend: Nullable(Type.Object({ startedAt: Type.String(), endedAt: Nullable(Type.String()), totals: SendTotals, error: Nullable(Type.String()) })),
+  lastSend: Nullable(
+    Type.Object({
+      sendId: Type.String(),
+      resumedFrom: Nullable(Type.String({ description: 'The send this one resumed (it stopped, or its process died)' })),
+      startedAt: Type.String(),
+      endedAt: Nullable(Type.String()),
+      /** From the ledger: every member handled so far, over all runs of the campaign. */
+      totals: SendTotals,
+      progress: Type.Object({ audience: Nullable(Type.Integer({ description: 'Realized members of the audience when the send started' })), handled: Type.Integer({ description: 'Members with a ledger row' }) }),
+      error: Nullable(Type.String()),
+    }),
+  ),
   version: Type.Integer(),
   createdAt: Type.String(),
   updatedAt: Type.String(),
@@ -96,8 +109,12 @@ export const CampaignView = Type.Object({
 });
 export type CampaignViewT = Static<typeof CampaignView>;
 
-export const SendResult = Type.Object({ campaignId: Type.String(), status: CampaignStatus, totals: SendTotals });
+export const SendResult = Type.Object({ campaignId: Type.String(), sendId: Type.String(), status: CampaignStatus, totals: SendTotals });
 export type SendResultT = Static<typeof SendResult>;
+
+/** `POST /campaigns/{id}/send` answers at once; `GET /campaigns/{id}` shows the progress under `lastSend`. */
+export const SendAccepted = Type.Object({ campaignId: Type.String(), sendId: Type.String(), status: CampaignStatus, resumedFrom: Nullable(Type.String()) });
+export type SendAcceptedT = Static<typeof SendAccepted>;
 
 /** Null where a statistic cannot be estimated (an empty group, or one member: no variance). */
 const Estimate = Nullable(Type.Number());
@@ -155,7 +172,8 @@ export const RefreshResult = Type.Object({
   responsesAdded: Type.Integer(),
   factRows: Type.Integer(),
   consentUpdates: Type.Integer(),
-  table: Type.String(),
+  table: Type.String({ description: 'The fact table (qsaccel.campaign_agg.fact_email_response_daily)' }),
+  tablesWritten: Type.Array(Type.String(), { description: 'Store tables this refresh wrote (their cached accelerated-query results were dropped)' }),
 });
 export type RefreshResultT = Static<typeof RefreshResult>;
 

@@ -2,13 +2,20 @@
  * Campaigns: definition, send and the `campaign.send` job.
  *
  * A campaign names an audience (segment id + merge policy), an SMTP destination, a subject and HTML template,
- * an optional send time and an optional holdout share. Sending walks the audience's realized members in
- * profile-id order, in chunks: each member is held out (hash of campaign and profile, `holdout.ts`), suppressed
- * (email consent `n`), skipped (no address) or rendered and handed to SMTP; every member gets a ledger row in
- * `_rt_campaign_messages` and every message an `emailSent` event plus `emailDelivered` (accepted by the SMTP
- * server) or `emailBounced` (refused). Members already in the ledger are skipped, so a send that stopped
- * (transport failure, crash, restart) resumes where it was without mailing anyone twice — at most the
- * messages of the chunk in flight at a crash can be lost, never duplicated.
+ * an optional send time and an optional holdout share. A send runs in the background (`start` answers with a
+ * send id at once; `GET /campaigns/{id}` shows `lastSend` with its progress): it walks the audience's realized
+ * members in profile-id order, in chunks; each member is held out (hash of campaign and profile,
+ * `holdout.ts`), suppressed (email consent `n`), skipped (no address) or rendered and handed to SMTP.
+ *
+ * Crash safety, per message **at most once**: the ledger row (`_rt_campaign_messages`) is written with status
+ * `sending` *before* the SMTP transaction; after it, the events (`emailSent` + `emailDelivered` or
+ * `emailBounced`) are made durable through the streaming log, then the row becomes `sent` or `bounced`. Members
+ * with a ledger row are never mailed again, so a send that stopped (transport failure, crash, restart)
+ * resumes with the others. A resumed send first resolves the rows left `sending`: when the message's delivery
+ * or bounce event is in the tracking dataset the row takes that outcome, otherwise it becomes `unconfirmed` —
+ * the server may or may not have accepted it, and mailing it again could mail someone twice. A message whose
+ * SMTP transaction failed before anything was transmitted (connection refused, DNS, TLS, authentication) loses
+ * its `sending` row, so the resumed send tries it again.
  */
 import { randomBytes } from 'node:crypto';
 import type { AuditLog } from '../access/audit.ts';
@@ -28,10 +35,11 @@ import type { ProfileStore } from '../profile/profile-store.ts';
 import { syncConsent } from './consent.ts';
 import { emailEvent, type EventInput } from './events.ts';
 import { isHeldOut } from './holdout.ts';
-import type { CampaignInputT, CampaignStatusT, CampaignViewT, SendResultT, SendTotalsT, SmtpInputT } from './payloads.ts';
+import type { CampaignInputT, CampaignStatusT, CampaignViewT, SendAcceptedT, SendResultT, SendTotalsT, SmtpInputT } from './payloads.ts';
 import type { CampaignKeys } from './secrets.ts';
-import { openMailer, type Mailer, type SmtpSettings } from './smtp.ts';
+import { openMailer, type Mailer, type OutgoingMessage, type SendOutcome, type SmtpSettings } from './smtp.ts';
 import { CAMPAIGN_KIND, CAMPAIGN_SYSTEM, LEDGER, type CampaignStore } from './store.ts';
+import { quoteIdent as q } from '../identity/sql.ts';
 import { checkTemplate, renderMessage } from './template.ts';
 import { signToken } from './tokens.ts';
 
@@ -80,11 +88,19 @@ export interface CampaignDeps {
    * campaign can name an account instead of inline settings once destinations publish one.
    */
   resolveSmtpAccount?: (sandbox: string, accountId: string) => Promise<SmtpSettings & { from: string }>;
+  /**
+   * Test hook: called after a chunk's SMTP transactions (`smtp-done`) and after its events are durable
+   * (`events-written`) with the messages handed to SMTP so far in this run; throwing `SendAbandoned` stops the
+   * send as a process crash would (nothing more recorded, the campaign left `sending`).
+   */
+  beforeRecord?: (stage: 'smtp-done' | 'events-written', messages: number) => void;
 }
 
-/** A sending run still marked `sending` after this long is taken to have died (process stopped mid-send). */
-const STALE_SEND_MS = 30 * 60 * 1000;
-const zeroTotals = (): SendTotalsT => ({ recipients: 0, sent: 0, bounced: 0, heldOut: 0, suppressed: 0, noAddress: 0 });
+/** Thrown by a test hook to stop a send the way a dead process would: no bookkeeping at all. */
+export class SendAbandoned extends Error {}
+
+const zeroTotals = (): SendTotalsT => ({ recipients: 0, sent: 0, bounced: 0, heldOut: 0, suppressed: 0, noAddress: 0, unconfirmed: 0, sending: 0 });
+const TOTAL_OF_STATUS: Record<string, keyof SendTotalsT> = { sent: 'sent', bounced: 'bounced', held_out: 'heldOut', suppressed: 'suppressed', no_address: 'noAddress', unconfirmed: 'unconfirmed', sending: 'sending' };
 
 interface Recipient {
   profileId: number;
@@ -102,7 +118,7 @@ interface LedgerRow {
   holdout: boolean;
   /** Would be mailed if not held out (has an address, consent not n): treated and holdout are compared on these. */
   eligible: boolean;
-  status: 'held_out' | 'suppressed' | 'no_address' | 'sent' | 'bounced';
+  status: 'held_out' | 'suppressed' | 'no_address' | 'sending' | 'sent' | 'bounced';
   smtpResponse: string | null;
   decile: number | null;
   predictedClv: number | null;
@@ -128,6 +144,9 @@ function invalid(message: string, details?: JsonValue): RoundtripError {
 }
 
 export class CampaignService {
+  /** Sends running in this instance (`sandbox/campaignId`); a `sending` campaign not in here is orphaned. */
+  private readonly active = new Map<string, Promise<SendResultT>>();
+
   constructor(private readonly deps: CampaignDeps) {}
 
   // ---- definitions ------------------------------------------------------------------------------------------
@@ -256,51 +275,111 @@ export class CampaignService {
     return { host: smtp.host, port: smtp.port, secure: smtp.secure, requireTLS: smtp.requireTLS, rejectUnauthorized: smtp.rejectUnauthorized, user: smtp.user, password, ratePerSecond: smtp.ratePerSecond, maxConnections: smtp.maxConnections };
   }
 
-  /** Sends the campaign now (or resumes it); `campaign.send` calls it for due campaigns. */
-  async send(actor: Principal, sandbox: string, id: string): Promise<SendResultT> {
+  /**
+   * Starts sending the campaign (or resumes it) in the background and answers at once. A campaign marked
+   * `sending` that no send of this instance runs is orphaned — its process died, since one process owns a
+   * sandbox's warehouse — and is resumed.
+   */
+  async start(actor: Principal, sandbox: string, id: string): Promise<SendAcceptedT> {
+    return (await this.begin(actor, sandbox, id)).accepted;
+  }
+
+  private async begin(actor: Principal, sandbox: string, id: string): Promise<{ accepted: SendAcceptedT; run: Promise<SendResultT> }> {
     authorize(actor, 'activation:write', sandbox);
+    const key = `${sandbox}/${id}`;
     let record = await this.get(sandbox, id);
-    const stale = record.doc.status === 'sending' && Date.now() - Date.parse(record.doc.lastSend?.startedAt ?? record.updatedAt) > STALE_SEND_MS;
-    if (record.doc.status === 'sending' && !stale) throw new RoundtripError('RT_CAMPAIGN_STATE', `Campaign ${id} is being sent already.`);
-    const startedAt = isoNow(this.deps.clock);
-    // Compare-and-set: of two concurrent sends, one gets the campaign and the other RT_DOCUMENT_CONFLICT.
-    record = await this.saveDoc(sandbox, id, { ...record.doc, status: 'sending', lastSend: { startedAt, endedAt: null, totals: zeroTotals(), error: null } }, record.version);
-    await this.deps.audit.record(actor, { sandbox, action: 'campaign.send', resourceType: 'campaign', resourceId: id });
-    const totals = zeroTotals();
+    if (this.active.has(key)) throw new RoundtripError('RT_CAMPAIGN_STATE', `Campaign ${id} is being sent already (send ${record.doc.lastSend?.sendId ?? '?'}).`);
+    const resumedFrom = record.doc.status === 'sending' || record.doc.status === 'failed' ? (record.doc.lastSend?.sendId ?? null) : null;
+    const sendId = newId('snd');
+    const lastSend = { sendId, resumedFrom, startedAt: isoNow(this.deps.clock), endedAt: null, totals: record.doc.lastSend?.totals ?? zeroTotals(), progress: { audience: null, handled: 0 }, error: null };
+    // Compare-and-set: of two concurrent starts, one gets the campaign and the other RT_DOCUMENT_CONFLICT.
+    record = await this.saveDoc(sandbox, id, { ...record.doc, status: 'sending', lastSend }, record.version);
+    await this.deps.audit.record(actor, { sandbox, action: 'campaign.send', resourceType: 'campaign', resourceId: id, details: { sendId, resumedFrom } });
+    const run = this.execute(sandbox, record, sendId).finally(() => this.active.delete(key));
+    run.catch(() => undefined); // The campaign document carries the outcome; `wait` reports it to who asks.
+    this.active.set(key, run);
+    return { accepted: { campaignId: id, sendId, status: 'sending', resumedFrom }, run };
+  }
+
+  /** Waits for the campaign's running send, if any, and returns its outcome. */
+  async wait(sandbox: string, id: string): Promise<SendResultT | undefined> {
+    return this.active.get(`${sandbox}/${id}`);
+  }
+
+  /** Sends the campaign and waits for the outcome (the `campaign.send` job; scripts). */
+  async send(actor: Principal, sandbox: string, id: string): Promise<SendResultT> {
+    return (await this.begin(actor, sandbox, id)).run;
+  }
+
+  /** Resolves once every send running in this instance has ended (before the warehouse closes). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.active.values()]);
+  }
+
+  /** Runs a started send to its end; the campaign document records the outcome either way. */
+  private async execute(sandbox: string, record: CampaignRecord, sendId: string): Promise<SendResultT> {
+    const id = record.id;
     let error: string | null = null;
     try {
-      await this.runSend(sandbox, record, totals);
+      await this.runSend(sandbox, record, sendId);
     } catch (failure) {
+      if (failure instanceof SendAbandoned) throw failure;
       error = failure instanceof Error ? failure.message : String(failure);
     }
     const status: CampaignStatusT = error ? 'failed' : 'sent';
-    const latest = await this.get(sandbox, id);
-    await this.saveDoc(sandbox, id, { ...latest.doc, status, lastSend: { startedAt, endedAt: isoNow(this.deps.clock), totals, error } }, latest.version);
+    const totals = await this.ledgerTotals(sandbox, id);
+    await this.updateSend(sandbox, id, sendId, (doc) => ({ ...doc, status, lastSend: { ...doc.lastSend!, endedAt: isoNow(this.deps.clock), totals, progress: { ...doc.lastSend!.progress, handled: totals.recipients }, error } }));
     if (error) throw new RoundtripError('RT_CAMPAIGN_SEND_FAILED', `Campaign ${id} stopped: ${error}. Sending it again resumes with the members not yet handled.`, { totals: totals as unknown as JsonValue });
-    return { campaignId: id, status, totals };
+    return { campaignId: id, sendId, status, totals };
+  }
+
+  /** Changes the campaign document of a running send (latest version; a newer send owns it otherwise). */
+  private async updateSend(sandbox: string, id: string, sendId: string, change: (doc: CampaignDoc) => CampaignDoc): Promise<void> {
+    const latest = await this.get(sandbox, id);
+    if (latest.doc.lastSend?.sendId !== sendId) return;
+    await this.saveDoc(sandbox, id, change(latest.doc), latest.version);
+  }
+
+  /** Totals over every ledger row of the campaign (all runs). */
+  async ledgerTotals(sandbox: string, id: string): Promise<SendTotalsT> {
+    const warehouse = await this.deps.store.warehouseOf(sandbox);
+    const totals = zeroTotals();
+    for (const row of (await warehouse.query(`SELECT status, count(*) AS n FROM ${LEDGER} WHERE campaign_id = $c GROUP BY 1`, { c: id })).rows) {
+      const n = Number(row.n);
+      totals.recipients += n;
+      const key = TOTAL_OF_STATUS[row.status as string];
+      if (key) totals[key] += n;
+    }
+    return totals;
   }
 
   private async policy(sandbox: string, doc: CampaignDoc): Promise<MergePolicyRecord> {
     return this.deps.mergePolicies.resolve(sandbox, doc.audience.mergePolicyId ?? undefined);
   }
 
-  private async runSend(sandbox: string, record: CampaignRecord, totals: SendTotalsT): Promise<void> {
+  private async runSend(sandbox: string, record: CampaignRecord, sendId: string): Promise<void> {
     const { store } = this.deps;
     const warehouse = await store.warehouseOf(sandbox);
     await store.setup(sandbox);
     // Unsubscribes reported by an ESP or a file since the last run become consent before anyone is mailed.
     await syncConsent(store, sandbox, this.deps.tenantKey);
     await store.flush();
+    await this.resolveInterrupted(sandbox, warehouse, record.id);
     await this.deps.identity.sync(sandbox);
     await this.deps.profileStore.ensureCurrent(sandbox);
     await ensureMembershipTables(warehouse);
     const policy = await this.policy(sandbox, record.doc);
     if (!(await warehouse.listTables()).includes(policy.snapshotTable)) return;
+    const members = Number(
+      (await warehouse.query(`SELECT count(*) AS n FROM ${MEMBERSHIP_TABLE} WHERE segment_id = $s AND merge_policy_id = $p AND status = 'realized'`, { s: record.doc.audience.segmentId, p: policy.id })).rows[0]?.n ?? 0,
+    );
+    await this.progress(sandbox, record.id, sendId, members);
     const select = await this.recipientSql(warehouse, policy);
     const mailer = openMailer(this.smtpSettings(sandbox, record));
+    const run = { messages: 0 };
     try {
       let after = -1;
-      const chunk = this.deps.chunkSize ?? 500;
+      const chunk = this.deps.chunkSize ?? 200;
       for (;;) {
         const rows = (
           await warehouse.query(`${select} AND m.profile_id > ${after} ORDER BY m.profile_id LIMIT ${chunk}`, {
@@ -311,11 +390,37 @@ export class CampaignService {
         ).rows;
         if (rows.length === 0) break;
         after = Number(rows[rows.length - 1]!.profile_id);
-        await this.sendChunk(sandbox, warehouse, record, policy, rows.map(recipientOf), mailer, totals);
+        await this.sendChunk(sandbox, warehouse, record, policy, rows.map(recipientOf), mailer, run);
+        await this.progress(sandbox, record.id, sendId, members);
       }
     } finally {
       mailer.close();
     }
+  }
+
+  /** Totals and members handled so far, on the campaign document (what `GET /campaigns/{id}` shows). */
+  private async progress(sandbox: string, id: string, sendId: string, audience: number): Promise<void> {
+    const totals = await this.ledgerTotals(sandbox, id);
+    await this.updateSend(sandbox, id, sendId, (doc) => ({ ...doc, lastSend: { ...doc.lastSend!, totals, progress: { audience, handled: totals.recipients } } }));
+  }
+
+  /**
+   * Rows a stopped send left `sending`: the outcome its durable events recorded (`sent` / `bounced`), else
+   * `unconfirmed` — never mailed again (at most once).
+   */
+  private async resolveInterrupted(sandbox: string, warehouse: SandboxWarehouse, campaignId: string): Promise<void> {
+    const open = Number((await warehouse.query(`SELECT count(*) AS n FROM ${LEDGER} WHERE campaign_id = $c AND status = 'sending'`, { c: campaignId })).rows[0]?.n ?? 0);
+    if (open === 0) return;
+    const tracking = q((await this.deps.store.trackingDataset(sandbox)).tableName);
+    await warehouse.query(
+      `UPDATE ${LEDGER} l SET status = coalesce(e.status, 'unconfirmed'), smtp_response = coalesce(e.response, 'unconfirmed: the send stopped before the SMTP answer was recorded')
+       FROM (SELECT l2.message_id, max(CASE ev.eventType WHEN 'directMarketing.emailBounced' THEN 'bounced' WHEN 'directMarketing.emailDelivered' THEN 'sent' END) AS status,
+               max(CASE WHEN ev.eventType = 'directMarketing.emailBounced' THEN 'bounced (recovered from its event) ' || coalesce(ev.directMarketing.emailBouncedCode, '') ELSE 'accepted (recovered from its event)' END) AS response
+             FROM ${LEDGER} l2 LEFT JOIN ${tracking} ev ON ev."_id" IN (l2.message_id || ':delivered', l2.message_id || ':bounced')
+             WHERE l2.campaign_id = $c AND l2.status = 'sending' GROUP BY 1) e
+       WHERE l.message_id = e.message_id AND l.campaign_id = $c AND l.status = 'sending'`,
+      { c: campaignId },
+    );
   }
 
   /** Members of the audience not yet in the ledger, with address, consent and CLV from the profile table. */
@@ -335,81 +440,95 @@ export class CampaignService {
         AND NOT EXISTS (SELECT 1 FROM ${LEDGER} l WHERE l.campaign_id = $campaign AND l.profile_id = m.profile_id)`;
   }
 
-  private async sendChunk(sandbox: string, warehouse: SandboxWarehouse, record: CampaignRecord, policy: MergePolicyRecord, recipients: Recipient[], mailer: Mailer, totals: SendTotalsT): Promise<void> {
+  /**
+   * One chunk: ledger rows first (`sending` for the messages about to go out), then SMTP, then the events
+   * (durable), then the outcomes on the ledger rows.
+   */
+  private async sendChunk(sandbox: string, warehouse: SandboxWarehouse, record: CampaignRecord, policy: MergePolicyRecord, recipients: Recipient[], mailer: Mailer, run: { messages: number }): Promise<void> {
     const { doc } = record;
     const ledger: LedgerRow[] = [];
-    const events: JsonRecord[] = [];
-    const base = { campaignId: record.id, campaignName: doc.name, audienceId: doc.audience.segmentId, source: 'roundtrip' as const };
-    const pending: Promise<void>[] = [];
-    const failure: { transport: string | null } = { transport: null };
+    const outgoing: { row: LedgerRow; email: string; profile: Record<string, unknown> }[] = [];
     for (const r of recipients) {
-      totals.recipients++;
-      const messageId = randomBytes(16).toString('hex');
       const eligible = r.email !== null && r.consent !== 'n';
-      const row: LedgerRow = { messageId, profileId: r.profileId, email: r.email, holdout: false, eligible, status: 'sent', smtpResponse: null, decile: r.decile, predictedClv: r.predictedClv, at: isoNow(this.deps.clock) };
-      if (isHeldOut(record.id, r.profileId, doc.holdoutShare)) {
-        ledger.push({ ...row, holdout: true, status: 'held_out' });
-        totals.heldOut++;
-        continue;
+      const row: LedgerRow = { messageId: randomBytes(16).toString('hex'), profileId: r.profileId, email: r.email, holdout: false, eligible, status: 'sending', smtpResponse: null, decile: r.decile, predictedClv: r.predictedClv, at: isoNow(this.deps.clock) };
+      if (isHeldOut(record.id, r.profileId, doc.holdoutShare)) ledger.push({ ...row, holdout: true, status: 'held_out' });
+      else if (!r.email) ledger.push({ ...row, status: 'no_address' });
+      else if (r.consent === 'n') ledger.push({ ...row, status: 'suppressed' });
+      else {
+        ledger.push(row);
+        outgoing.push({ row, email: r.email, profile: r.profile });
       }
-      if (!r.email) {
-        ledger.push({ ...row, status: 'no_address' });
-        totals.noAddress++;
-        continue;
-      }
-      if (r.consent === 'n') {
-        ledger.push({ ...row, status: 'suppressed' });
-        totals.suppressed++;
-        continue;
-      }
-      const email = r.email;
-      const token = (kind: 'o' | 'c' | 'u', link?: number) => signToken(this.deps.keys.tracking, { sandbox, campaignId: record.id, messageId, kind, ...(link === undefined ? {} : { link }) });
-      const unsubscribe = `${doc.trackingBaseUrl}/t/u/${token('u')}`;
-      const rendered = renderMessage({ subject: doc.subject, html: doc.html, links: doc.links, defaultValue: doc.defaultValue }, r.profile, {
-        open: `${doc.trackingBaseUrl}/t/o/${token('o')}.gif`,
-        click: (i) => `${doc.trackingBaseUrl}/t/c/${token('c', i)}`,
-        unsubscribe,
-      });
-      pending.push(
-        mailer
-          .send({
-            from: doc.smtp.from,
-            replyTo: doc.smtp.replyTo,
-            to: email,
-            subject: rendered.subject,
-            html: rendered.html,
-            messageId: `<${messageId}@roundtrip>`,
-            headers: {
-              'List-Unsubscribe': `<${unsubscribe}>`,
-              'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
-              'X-Roundtrip-Campaign': record.id,
-              'X-Roundtrip-Message': messageId,
-            },
-          })
-          .then((outcome) => {
-            const at = isoNow(this.deps.clock);
-            const event = (kind: EventInput['kind'], extra: Partial<EventInput> = {}) => emailEvent(this.deps.tenantKey, { ...base, kind, id: `${messageId}:${kind}`, timestamp: at, email, messageId, ...extra });
-            if (outcome.kind === 'transport') {
-              failure.transport ??= outcome.error;
-              return;
-            }
-            events.push(event('sent'));
-            if (outcome.kind === 'accepted') {
-              ledger.push({ ...row, at, smtpResponse: outcome.response.slice(0, 500) });
-              events.push(event('delivered'));
-              totals.sent++;
-            } else {
-              ledger.push({ ...row, at, status: 'bounced', smtpResponse: outcome.response.slice(0, 500) });
-              events.push(event('bounced', { bounceCode: outcome.code }));
-              totals.bounced++;
-            }
-          }),
-      );
     }
-    await Promise.all(pending);
     await this.writeLedger(warehouse, record, policy, ledger);
+    const base = { campaignId: record.id, campaignName: doc.name, audienceId: doc.audience.segmentId, source: 'roundtrip' as const };
+    const outcomes: { row: LedgerRow; outcome: SendOutcome; at: string }[] = [];
+    await Promise.all(
+      outgoing.map(async ({ row, email, profile }) => {
+        const outcome = await mailer.send(this.message(sandbox, record, row.messageId, email, profile));
+        outcomes.push({ row, outcome, at: isoNow(this.deps.clock) });
+      }),
+    );
+    run.messages += outgoing.length;
+    this.deps.beforeRecord?.('smtp-done', run.messages);
+    const events: JsonRecord[] = [];
+    let transport: string | null = null;
+    for (const { row, outcome, at } of outcomes) {
+      const event = (kind: EventInput['kind'], extra: Partial<EventInput> = {}) => emailEvent(this.deps.tenantKey, { ...base, kind, id: `${row.messageId}:${kind}`, timestamp: at, email: row.email!, messageId: row.messageId, ...extra });
+      if (outcome.kind === 'transport') {
+        transport ??= outcome.error;
+        continue;
+      }
+      events.push(event('sent'), outcome.kind === 'accepted' ? event('delivered') : event('bounced', { bounceCode: outcome.code }));
+    }
     await this.deps.store.write(sandbox, events);
-    if (failure.transport) throw new Error(`SMTP transport failure: ${failure.transport}`);
+    this.deps.beforeRecord?.('events-written', run.messages);
+    await this.recordOutcomes(warehouse, record.id, outcomes);
+    if (transport) throw new Error(`SMTP transport failure: ${transport}`);
+  }
+
+  /** The rendered message with its tracking links and headers. */
+  private message(sandbox: string, record: CampaignRecord, messageId: string, email: string, profile: Record<string, unknown>): OutgoingMessage {
+    const { doc } = record;
+    const token = (kind: 'o' | 'c' | 'u', link?: number) => signToken(this.deps.keys.tracking, { sandbox, campaignId: record.id, messageId, kind, ...(link === undefined ? {} : { link }) });
+    const unsubscribe = `${doc.trackingBaseUrl}/t/u/${token('u')}`;
+    const rendered = renderMessage({ subject: doc.subject, html: doc.html, links: doc.links, defaultValue: doc.defaultValue }, profile, {
+      open: `${doc.trackingBaseUrl}/t/o/${token('o')}.gif`,
+      click: (i) => `${doc.trackingBaseUrl}/t/c/${token('c', i)}`,
+      unsubscribe,
+    });
+    return {
+      from: doc.smtp.from,
+      replyTo: doc.smtp.replyTo,
+      to: email,
+      subject: rendered.subject,
+      html: rendered.html,
+      messageId: `<${messageId}@roundtrip>`,
+      headers: {
+        'List-Unsubscribe': `<${unsubscribe}>`,
+        'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+        'X-Roundtrip-Campaign': record.id,
+        'X-Roundtrip-Message': messageId,
+      },
+    };
+  }
+
+  /**
+   * `sending` → `sent` / `bounced` / `unconfirmed` (a transport failure after transmission may have been
+   * accepted); a message that never reached the server loses its row, so a resumed send tries it again.
+   */
+  private async recordOutcomes(warehouse: SandboxWarehouse, campaignId: string, outcomes: readonly { row: LedgerRow; outcome: SendOutcome; at: string }[]): Promise<void> {
+    const retry = outcomes.filter((o) => o.outcome.kind === 'transport' && !o.outcome.transmitted).map((o) => quoteLiteral(o.row.messageId));
+    const values = outcomes
+      .filter((o) => !(o.outcome.kind === 'transport' && !o.outcome.transmitted))
+      .map(({ row, outcome, at }) => {
+        const [status, response] = outcome.kind === 'accepted' ? ['sent', outcome.response] : outcome.kind === 'refused' ? ['bounced', outcome.response] : ['unconfirmed', outcome.error];
+        return `(${quoteLiteral(row.messageId)}, ${quoteLiteral(status)}, ${quoteLiteral(response.slice(0, 500))}, ${quoteLiteral(at)}::TIMESTAMPTZ)`;
+      });
+    const statements = [
+      ...(values.length ? [`UPDATE ${LEDGER} l SET status = v.status, smtp_response = v.response, handled_at = v.handled FROM (VALUES ${values.join(', ')}) v(message_id, status, response, handled) WHERE l.message_id = v.message_id AND l.campaign_id = ${quoteLiteral(campaignId)}`] : []),
+      ...(retry.length ? [`DELETE FROM ${LEDGER} WHERE campaign_id = ${quoteLiteral(campaignId)} AND message_id IN (${retry.join(', ')})`] : []),
+    ];
+    if (statements.length) await warehouse.query(`BEGIN TRANSACTION; ${statements.join('; ')}; COMMIT`);
   }
 
   private async writeLedger(warehouse: SandboxWarehouse, record: CampaignRecord, policy: MergePolicyRecord, rows: LedgerRow[]): Promise<void> {
@@ -425,16 +544,18 @@ export class CampaignService {
 
   // ---- schedule ---------------------------------------------------------------------------------------------
 
-  /** Campaigns whose send time has come and that were not sent yet. */
+  /** Campaigns whose send time has come and that were not sent yet, and orphaned sends (their process died). */
   async due(sandbox: string, at: string): Promise<CampaignRecord[]> {
-    return (await this.list(sandbox)).filter((c) => c.doc.status === 'scheduled' && c.doc.sendAt !== null && Date.parse(c.doc.sendAt) <= Date.parse(at));
+    return (await this.list(sandbox)).filter(
+      (c) => (c.doc.status === 'scheduled' && c.doc.sendAt !== null && Date.parse(c.doc.sendAt) <= Date.parse(at)) || (c.doc.status === 'sending' && !this.active.has(`${sandbox}/${c.id}`)),
+    );
   }
 
   jobKinds(): JobKind[] {
     return [
       {
         kind: 'campaign.send',
-        description: 'Send campaigns whose send time has come (params: campaignId to send one now)',
+        description: 'Send campaigns whose send time has come and resume orphaned sends (params: campaignId to send one now)',
         validate: (params) => {
           if (params.campaignId !== undefined && typeof params.campaignId !== 'string') throw invalid('campaign.send: campaignId must be a string.');
         },

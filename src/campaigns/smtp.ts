@@ -30,7 +30,8 @@ export interface OutgoingMessage {
   headers: Record<string, string>;
 }
 
-export type SendOutcome = { kind: 'accepted'; response: string } | { kind: 'refused'; code: string; response: string } | { kind: 'transport'; error: string };
+/** `transport.transmitted`: false when the failure came before anything of the message reached the server. */
+export type SendOutcome = { kind: 'accepted'; response: string } | { kind: 'refused'; code: string; response: string } | { kind: 'transport'; error: string; transmitted: boolean };
 
 export interface Mailer {
   send(message: OutgoingMessage): Promise<SendOutcome>;
@@ -38,6 +39,12 @@ export interface Mailer {
 }
 
 const TRANSPORT_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EAUTH', 'ETLS', 'EDNS', 'ECONNREFUSED', 'EPROTOCOL']);
+/**
+ * Failures that happen before a message is transmitted: the server never saw it, so sending it again later
+ * cannot mail anyone twice. Anything else (a socket dropped or a timeout mid-transaction) may have been accepted.
+ */
+const BEFORE_TRANSMISSION = new Set(['EAUTH', 'ENOAUTH', 'ETLS', 'EDNS', 'EREQUIRETLS', 'ECONFIG']);
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 
 export function openMailer(settings: SmtpSettings): Mailer {
   const options: SMTPPool.Options = {
@@ -71,12 +78,13 @@ export function openMailer(settings: SmtpSettings): Mailer {
         });
         return { kind: 'accepted', response: String(info.response ?? '') };
       } catch (error) {
-        const failure = error as { code?: string; responseCode?: number; response?: string; message: string };
+        const failure = error as { code?: string; originalCode?: string; responseCode?: number; response?: string; message: string };
         if (typeof failure.responseCode === 'number' && failure.responseCode >= 400 && !TRANSPORT_CODES.has(failure.code ?? '')) {
           const enhanced = /\b([245]\.\d{1,3}\.\d{1,3})\b/.exec(failure.response ?? '')?.[1];
           return { kind: 'refused', code: `${failure.responseCode}${enhanced ? ` ${enhanced}` : ''}`, response: failure.response ?? failure.message };
         }
-        return { kind: 'transport', error: `${failure.code ?? 'ERROR'}: ${failure.message}` };
+        const transmitted = !BEFORE_TRANSMISSION.has(failure.code ?? '') && !UNREACHABLE.has(failure.originalCode ?? failure.code ?? '');
+        return { kind: 'transport', error: `${failure.code ?? 'ERROR'}: ${failure.message}`, transmitted };
       }
     },
     close() {

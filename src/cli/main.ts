@@ -16,6 +16,7 @@ import { scheduleCliCommands } from './commands/schedules.ts';
 import { streamingCommands } from './commands/streaming.ts';
 import { sqlCommands } from './commands/sql.ts';
 import { backupCommands } from './commands/backup.ts';
+import { campaignCommands } from './commands/campaigns.ts';
 import { cliContext } from './context.ts';
 
 export function buildProgram(): Command {
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   identityCommands(program, ctx);
   generateCommands(program, ctx);
   backupCommands(program, ctx);
+  campaignCommands(program, ctx);
   demoCommands(program, ctx);
   return program;
 }

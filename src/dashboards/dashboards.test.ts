@@ -341,20 +341,20 @@ describe('dashboards', () => {
 
   it('creates the standard CLV dashboards once per sandbox, including new sandboxes, and keeps deleted ones deleted', async () => {
     const first = (await t.call('GET', '/dashboards')).body.dashboards.filter((d: Json) => d.standard);
-    assert.deepEqual(first.map((d: Json) => d.standard).sort(), ['audiences', 'clv-overview']);
+    assert.deepEqual(first.map((d: Json) => d.standard).sort(), ['audiences', 'clv-overview', 'post-campaign']);
     const again = (await t.call('GET', '/dashboards')).body.dashboards.filter((d: Json) => d.standard);
-    assert.equal(again.length, 2, 'idempotent');
+    assert.equal(again.length, first.length, 'idempotent');
     const clv = (await t.call('GET', '/dashboards/dsh_std_clv_overview')).body;
     assert.equal(clv.name, 'Customer lifetime value');
     assert.ok(clv.widgets.length >= 4 && clv.widgets.length <= 10);
 
     assert.equal((await t.call('DELETE', '/dashboards/dsh_std_audiences')).status, 204);
     const afterDelete = (await t.call('GET', '/dashboards')).body.dashboards.filter((d: Json) => d.standard);
-    assert.deepEqual(afterDelete.map((d: Json) => d.standard), ['clv-overview']);
+    assert.deepEqual(afterDelete.map((d: Json) => d.standard).sort(), ['clv-overview', 'post-campaign']);
 
     assert.equal((await t.call('POST', '/sandboxes', { body: { name: 'dev' } })).status, 201);
     const dev = (await t.call('GET', '/dashboards', { sandbox: 'dev' })).body.dashboards;
-    assert.deepEqual(dev.map((d: Json) => d.standard).sort(), ['audiences', 'clv-overview']);
+    assert.deepEqual(dev.map((d: Json) => d.standard).sort(), ['audiences', 'clv-overview', 'post-campaign']);
   });
 
   it('runs the standard dashboards on a refreshed CDPInsights model', async () => {

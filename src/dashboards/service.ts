@@ -311,6 +311,7 @@ export class Dashboards {
         if ((error as RoundtripError).code === 'RT_DOCUMENT_CONFLICT') continue; // another request claimed it
         throw error;
       }
+      await def.prepare?.(sandbox);
       await this.create(STANDARD_AUTHOR, sandbox, def.build(), { id: `dsh_std_${def.key.replaceAll('-', '_')}`, standard: def.key });
     }
   }

@@ -11,6 +11,8 @@ export interface StandardDashboard {
   /** Stable key; the dashboard id is `dsh_std_<key>` and it is created once per sandbox. */
   key: string;
   build(): DashboardCreateT;
+  /** Makes what the widgets read exist in the sandbox (e.g. empty fact tables) before the dashboard is created. */
+  prepare?(sandbox: string): Promise<void>;
 }
 
 const S = 'qsaccel.profile_agg';

@@ -136,7 +136,7 @@ export const campaignStep: Step = {
         holdoutShare: HOLDOUT_SHARE,
         trackingBaseUrl: need(ctx, 'baseUrl'),
       });
-      const sent = await api<SendAnswer>(ctx, 'POST', `/campaigns/${campaign.id}/send`, {});
+      const sent = await api<SendAnswer>(ctx, 'POST', `/campaigns/${campaign.id}/send?wait=true`, {});
       ctx.progress(`  ${sent.totals.sent.toLocaleString('en')} messages delivered to the sink; simulating responses`);
       const { opens, clicks } = await simulateResponses(ctx, sink.mails);
       // Tracking hits go through the streaming log; apply them before the facts read the dataset.

@@ -152,6 +152,7 @@ export class Platform {
     for (const job of activationJobKinds(this.activation)) this.jobs.register(job);
     this.campaigns = new Campaigns({ dataDir: config.dataDir, ...(config.secretKey ? { secretKey: config.secretKey } : {}), tenant: config.tenant, metadata, warehouse, registry: this.registry, datasets: this.datasets, streaming: this.streaming, batchIngestion: this.batchIngestion, identity: this.identity, mergePolicies: this.mergePolicies, profileStore: this.profileStore, audit: this.audit, clock });
     this.campaigns.registerJobs(this.jobs);
+    this.campaigns.connect({ insights: this.insights, dashboards: this.dashboards });
     this.backups = new Backups({ dataDir: config.dataDir, ...(config.secretKey ? { secretKey: config.secretKey } : {}), metadata, warehouse, audit: this.audit, clock, flushStreaming: () => this.streaming.flush() });
     this.privacy = new PrivacyService(metadata, warehouse, this.identity, this.mergePolicies, this.audit, clock, {
       beforeDelete: () => this.streaming.flush(),
@@ -164,6 +165,8 @@ export class Platform {
   async close(): Promise<void> {
     // Scheduled runs in flight end before the warehouse they write to closes.
     await this.schedules.stop();
+    // Campaign sends in flight write their events and ledger rows before streaming and the warehouse close.
+    await this.campaigns.close();
     // Streaming first: it applies what it acknowledged while the warehouse is still open.
     await this.streaming.close();
     await this.bus.close();

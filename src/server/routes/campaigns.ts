@@ -7,7 +7,7 @@
 import { Type } from 'typebox';
 import { CAMPAIGN_WIDGETS } from '../../campaigns/analysis.ts';
 import { espEventsFromCsv } from '../../campaigns/imports.ts';
-import { CampaignInput, CampaignView, EspConnectionView, ImportBody, ImportResult, RefreshResult, SendResult, UpliftView } from '../../campaigns/payloads.ts';
+import { CampaignInput, CampaignView, EspConnectionView, ImportBody, ImportResult, RefreshResult, SendAccepted, SendResult, UpliftView } from '../../campaigns/payloads.ts';
 import type { Platform } from '../../platform/platform.ts';
 import type { App } from '../app.ts';
 
@@ -36,8 +36,22 @@ export function campaignRoutes(app: App, platform: Platform): void {
     await service.delete(req.principal, req.sandbox, req.params.id);
     return reply.status(204).send();
   });
-  app.post('/campaigns/:id/send', { config: write, schema: { tags, summary: 'Send now (or resume a stopped send)', params: IdParams, response: { 200: SendResult } } }, async (req) =>
-    service.send(req.principal, req.sandbox, req.params.id),
+  app.post(
+    '/campaigns/:id/send',
+    {
+      config: write,
+      schema: {
+        tags,
+        summary: 'Send now (or resume a stopped send) in the background: 202 with the send id; GET /campaigns/{id} shows the progress. `?wait=true` answers when the send ends (200, its totals)',
+        params: IdParams,
+        querystring: Type.Object({ wait: Type.Optional(Type.Boolean()) }),
+        response: { 200: SendResult, 202: SendAccepted },
+      },
+    },
+    async (req, reply) => {
+      if (req.query.wait) return reply.status(200).send(await service.send(req.principal, req.sandbox, req.params.id));
+      return reply.status(202).send(await service.start(req.principal, req.sandbox, req.params.id));
+    },
   );
   app.get(
     '/campaigns/:id/uplift',
@@ -55,7 +69,7 @@ export function campaignRoutes(app: App, platform: Platform): void {
   );
   app.post(
     '/campaigns/facts/refresh',
-    { config: write, schema: { tags, summary: 'Refresh campaign_facts incrementally (new responses, sends and orders)', body: Type.Object({ ordersDataset: Type.Optional(Type.String()) }, { additionalProperties: false }), response: { 200: RefreshResult } } },
+    { config: write, schema: { tags, summary: 'Refresh the CampaignInsights store (qsaccel.campaign_agg) incrementally, in one transaction (new responses, sends and orders)', body: Type.Object({ ordersDataset: Type.Optional(Type.String()) }, { additionalProperties: false }), response: { 200: RefreshResult } } },
     async (req) => analysis.refresh(req.principal, req.sandbox, req.body),
   );
   app.get('/campaigns/widgets', { config: { action: 'dashboard:read' }, schema: { tags, summary: 'The post-campaign widgets and their SQL', response: { 200: Type.Object({ widgets: Type.Array(WidgetDefinitionView) }) } } }, () => ({
@@ -67,7 +81,7 @@ export function campaignRoutes(app: App, platform: Platform): void {
       config: { action: 'dashboard:read' },
       schema: {
         tags,
-        summary: 'Run a post-campaign widget over campaign_facts',
+        summary: 'Run a post-campaign widget (an accelerated query over qsaccel.campaign_agg)',
         params: IdParams,
         querystring: Type.Object({ startDate: Type.Optional(Type.String()), endDate: Type.Optional(Type.String()), campaignId: Type.Optional(Type.String()) }),
         response: { 200: Type.Object({ id: Type.String(), title: Type.String(), rows: Type.Array(Json) }) },

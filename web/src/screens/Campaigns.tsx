@@ -6,7 +6,7 @@
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import type { Static } from 'typebox';
-import type { CampaignInput, CampaignView, RefreshResult, SendResult, UpliftView } from '../../../src/campaigns/payloads.ts';
+import type { CampaignInput, CampaignView, RefreshResult, SendAccepted, UpliftView } from '../../../src/campaigns/payloads.ts';
 import type { DefinitionView } from '../../../src/audiences/payloads.ts';
 import type { ScreenProps } from '../App.tsx';
 import type { Client } from '../api.ts';
@@ -197,7 +197,9 @@ function UpliftPanel({ client, serial, campaign }: { client: Client; serial: Ser
       </div>
     );
   const u = uplift;
-  const pct = (v: number) => `${(v * 100).toFixed(2)} %`;
+  // Estimates a group is too small for come back as null.
+  const pct = (v: number | null) => (v === null ? 'n/a' : `${(v * 100).toFixed(2)} %`);
+  const fix = (v: number | null) => (v === null ? 'n/a' : v.toFixed(2));
   return (
     <section aria-label="Uplift">
       <h4>Uplift over {u.windowDays} days (treated vs holdout, 95 % intervals)</h4>
@@ -208,8 +210,8 @@ function UpliftPanel({ client, serial, campaign }: { client: Client; serial: Ser
         ]}
       />
       <p>
-        Conversion difference {pct(u.conversion.difference)} [{pct(u.conversion.low)}, {pct(u.conversion.high)}]; revenue per profile {u.revenuePerProfile.difference.toFixed(2)} [{u.revenuePerProfile.low.toFixed(2)}, {u.revenuePerProfile.high.toFixed(2)}]
-        {u.clvChange && `; predicted CLV change ${u.clvChange.difference.difference.toFixed(2)} [${u.clvChange.difference.low.toFixed(2)}, ${u.clvChange.difference.high.toFixed(2)}]`}
+        Conversion difference {pct(u.conversion.difference)} [{pct(u.conversion.low)}, {pct(u.conversion.high)}]; revenue per profile {fix(u.revenuePerProfile.difference)} [{fix(u.revenuePerProfile.low)}, {fix(u.revenuePerProfile.high)}]
+        {u.clvChange && `; predicted CLV change ${fix(u.clvChange.difference.difference)} [${fix(u.clvChange.difference.low)}, ${fix(u.clvChange.difference.high)}]`}
       </p>
     </section>
   );
@@ -219,7 +221,7 @@ function CampaignDetail({ client, campaign, editable, onChanged }: { client: Cli
   const widgets = useAsync(() => client.get<{ widgets: WidgetDef[] }>('/campaigns/widgets').then((r) => r.widgets), []);
   const serial = useSerial();
   const [sending, setSending] = useState(false);
-  const [result, setResult] = useState<Static<typeof SendResult> | null>(null);
+  const [result, setResult] = useState<Campaign['lastSend']>(null);
   const [refreshed, setRefreshed] = useState<Static<typeof RefreshResult> | null>(null);
   const [tick, setTick] = useState(0);
   const [live, setLive] = useState(false);
@@ -243,7 +245,17 @@ function CampaignDetail({ client, campaign, editable, onChanged }: { client: Cli
     setSending(true);
     setError(undefined);
     try {
-      setResult(await client.post<Static<typeof SendResult>>(`/campaigns/${campaign.id}/send`, {}));
+      // The send runs in the background (202): follow its progress on the campaign until it ends.
+      const accepted = await client.post<Static<typeof SendAccepted>>(`/campaigns/${campaign.id}/send`, {});
+      for (;;) {
+        const current = await client.get<Campaign>(`/campaigns/${campaign.id}`);
+        if (current.lastSend?.sendId === accepted.sendId) setResult(current.lastSend);
+        if (current.status !== 'sending') {
+          if (current.status === 'failed') setError(new Error(current.lastSend?.error ?? 'The send stopped.'));
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
       await refresh();
       onChanged();
     } catch (e) {
@@ -278,10 +290,15 @@ function CampaignDetail({ client, campaign, editable, onChanged }: { client: Cli
           </>
         )}
       </div>
-      {sending && <Progress fraction={0.5} label="Sending" />}
-      {sending && <p role="status">Sending through {campaign.smtp.host}… messages go out at up to {campaign.smtp.ratePerSecond} per second.</p>}
+      {sending && <Progress fraction={result?.progress.audience ? result.progress.handled / result.progress.audience : 0} label="Sending" />}
+      {sending && (
+        <p role="status">
+          Sending through {campaign.smtp.host}… messages go out at up to {campaign.smtp.ratePerSecond} per second
+          {result ? ` (${result.progress.handled}${result.progress.audience === null ? '' : ` of ${result.progress.audience}`} members handled)` : ''}.
+        </p>
+      )}
       <ErrorBox error={error} />
-      {totals && (
+      {totals && !sending && (
         <p role="status" data-testid="send-totals">
           Sent {totals.sent} · held out {totals.heldOut} · bounced {totals.bounced} · suppressed {totals.suppressed} · no address {totals.noAddress} (of {totals.recipients})
         </p>

@@ -83,7 +83,7 @@ export default function Clv({ client }: ScreenProps) {
     if (!datasets.some((d) => d.tableName === 'clv_predictions')) return null;
     return client
         .post<{ last: { rows: Json[] } }>('/queries', {
-          sql: 'SELECT _roundtrip.clvPrediction.clvDecile AS decile, count(*) AS customers, round(sum(_roundtrip.clvPrediction.clv), 2) AS predicted_clv FROM clv_predictions WHERE _rt_snapshot_id = (SELECT max(_rt_snapshot_id) FROM clv_predictions) GROUP BY 1 ORDER BY 1',
+          sql: 'SELECT _roundtrip.clvPrediction.clvDecile AS decile, count(*) AS customers, round(sum(_roundtrip.clvPrediction.predictedClv), 2) AS predicted_clv FROM clv_predictions WHERE _rt_snapshot_id = (SELECT max(_rt_snapshot_id) FROM clv_predictions) GROUP BY 1 ORDER BY 1',
         })
         .then((r) => r.last.rows);
   }, []);
