@@ -20,29 +20,10 @@ import { DIALECT_MACROS } from './macros.ts';
 import { substituteParams, type CatalogLookups, type HistoryRow, type SnapshotBound, type SnapshotClause } from './rewrite.ts';
 import { parseScript } from './script.ts';
 import type { QueryOptions, QueryOutcome, StatementResult } from './types.ts';
+import { Slots } from '../core/slots.ts';
 
 const PGWIRE_ROW_LIMIT = 50_000;
 
-/** A counting semaphore per sandbox: the queue is FIFO. */
-class Gate {
-  private running = 0;
-  private readonly waiting: (() => void)[] = [];
-  constructor(private readonly limit: number) {}
-
-  async enter(): Promise<void> {
-    if (this.running < this.limit) {
-      this.running++;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-
-  leave(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.running--;
-  }
-}
 
 interface Running {
   session: WarehouseSession;
@@ -51,7 +32,7 @@ interface Running {
 }
 
 export class QueryService {
-  private readonly gates = new Map<string, Gate>();
+  private readonly gates = new Map<string, Slots>();
   private readonly prepared = new Map<string, Promise<ReadonlySet<string>>>();
   private readonly running = new Map<string, Running>();
   /** Writes to accelerated-store tables, announced for result caches (insights). */
@@ -66,9 +47,9 @@ export class QueryService {
     private readonly clock: Clock,
   ) {}
 
-  private gate(sandbox: string): Gate {
+  private gate(sandbox: string): Slots {
     let gate = this.gates.get(sandbox);
-    if (!gate) this.gates.set(sandbox, (gate = new Gate(this.config.queryConcurrency)));
+    if (!gate) this.gates.set(sandbox, (gate = new Slots(this.config.queryConcurrency)));
     return gate;
   }
 
