@@ -92,6 +92,32 @@ describe('console: the round trip through the UI', { skip: BROWSER_SKIP }, () =>
     for (const screen of ['Audiences', 'Insights', 'Destinations', 'Campaigns']) assert.ok(tabs.includes(screen), tabs.join(', '));
   });
 
+  it('Profiles: finds a customer by email, with the identity graph drawn and the CLV prediction merged in', async () => {
+    const { page } = browser;
+    await open('Profiles', 'text=Look a person up');
+    await page.getByLabel('Namespace').fill('Email');
+    await page.getByLabel('Identity').fill('p001@example.com');
+    await button('Look up').click();
+    await page.getByTestId('attributes').waitFor();
+    assert.match(await page.getByTestId('attributes').innerText(), /clvPrediction/);
+    assert.match((await page.getByRole('img', { name: /Identity graph with \d+ identities/ }).getAttribute('aria-label')) ?? '', /with [2-9] identities/);
+    await browser.screenshot('08-profiles-lookup');
+  });
+
+  it('Queries: runs the decile SQL of the workflow and shows ten deciles', async () => {
+    const { page } = browser;
+    await open('Queries', '.cm-content');
+    await page.locator('.cm-content').click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(
+      'SELECT decile, count(*) AS customers FROM (SELECT NTILE(10) OVER (ORDER BY _roundtrip.clvPrediction.predictedClv DESC) AS decile FROM clv_predictions) GROUP BY decile ORDER BY decile',
+    );
+    await button(/Run/).click();
+    await page.locator('table caption', { hasText: 'Results' }).waitFor();
+    assert.equal(await page.locator('table:has(caption) tbody tr').count(), 10);
+    await browser.screenshot('09-queries-deciles');
+  });
+
   it('Audiences: builds the top-decile audience by drag and drop, edits it in code view, estimates and evaluates it', async () => {
     const { page } = browser;
     await open('Audiences', 'text=No audiences yet');
@@ -138,6 +164,7 @@ describe('console: the round trip through the UI', { skip: BROWSER_SKIP }, () =>
     await page.getByTestId('widget-count').filter({ hasText: '0 / 10 widgets' }).waitFor();
     await button('Add widget').click();
     await page.getByLabel('Widget title').fill('Profiles by CLV decile');
+    await page.getByLabel('Data model', { exact: true }).selectOption('CDPInsights');
     await page.getByLabel('Table', { exact: true }).selectOption('adwh_fact_clv_decile');
     await page.locator('caption', { hasText: 'Tables' }).waitFor();
     await button('Select').click();
