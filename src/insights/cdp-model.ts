@@ -45,7 +45,7 @@ export const CDP_TABLES: Record<string, string> = {
   adwh_fact_profile_by_segment_and_clv_decile: 'date_key DATE, merge_policy_id INTEGER, segment_id INTEGER, clv_decile INTEGER, count_of_profiles BIGINT, predicted_clv DOUBLE',
 };
 
-/** Tables whose rows a refresh rewrites (the delta log is appended to; destination tables wait for activation). */
+/** The destination tables: rebuilt in full by every refresh from activation's mappings and log (`CdpRefresh.destinationStatements`). */
 export const DESTINATION_TABLES = ['adwh_dim_destination_platform', 'adwh_dim_destination', 'adwh_dim_br_segment_destinations'];
 
 /** CLV tiers by decile (1 = top 10 % by predicted CLV). */

@@ -22,6 +22,7 @@
  */
 import { RoundtripError } from '../core/errors.ts';
 import { MEMBERSHIP_HISTORY_TABLE, MEMBERSHIP_TABLE } from '../audiences/membership-tables.ts';
+import { ACTIVATION_LOG_TABLE, ACTIVATION_MAPPINGS_TABLE } from '../activation/activation-log.ts';
 import { APPLIED, NODES, RECORDS, STATE } from '../identity/store.ts';
 import { positionedRowsSql } from '../identity/positions.ts';
 import type { DatasetRecord, MergePolicyRecord } from '../ports/metadata-store.ts';
@@ -96,12 +97,21 @@ export interface ClvSource {
   kind: 'predictions' | 'attributes';
 }
 
+export interface DestinationAccount {
+  id: string;
+  name: string;
+  type: string;
+  platform: string;
+}
+
 export interface RefreshInput {
   session: WarehouseSession;
   policies: MergePolicyRecord[];
   /** Profile-enabled datasets: their committed snapshots, with the UTC commit date. */
   sources: { dataset: DatasetRecord; snapshots: { snapshotId: number; date: string }[] }[];
   clv: ClvSource[];
+  /** Destination accounts (`metadata.documents`, kind `destination-account`), with their catalog title as platform. */
+  destinations: DestinationAccount[];
   processDate: string;
   full: boolean;
   /** Called before each step (tests inject failures here). */
@@ -487,6 +497,7 @@ export class CdpRefresh {
       'adwh_dim_overlap_namespaces',
       `SELECT DISTINCT rt_hash32(array_to_string(namespaces, ',')), merge_policy_id, unnest(namespaces) FROM ${DAILY_STATE} WHERE len(namespaces) > 1`,
     );
+    statements.push(...(await this.destinationStatements()));
     await this.batch(statements);
     if (!calendar) return;
     const rows = constraintRows();
@@ -498,6 +509,50 @@ export class CdpRefresh {
       const refs = row.refColumns ? `[${row.refColumns.map(lit).join(', ')}]::VARCHAR[]` : 'NULL';
       await this.q(`INSERT INTO ${CONSTRAINTS} VALUES (${lit(row.table)}, ${lit(row.kind)}, [${row.columns.map(lit).join(', ')}]::VARCHAR[], ${row.refTable ? lit(row.refTable) : 'NULL'}, ${refs}, now())`);
     }
+  }
+
+  /**
+   * The destination dimensions (reference §8.3 destination widgets), rebuilt in full on every refresh: they are
+   * small (accounts × audiences) and read activation's own tables, which have no checkpoint of their own.
+   * Destinations are the accounts (plus any account a dataflow mapping still names), `enabled` while an
+   * enabled dataflow uses them; platforms are the account types; the bridge is one row per (audience,
+   * account) of the current dataflow mappings: `create_time` the first successful export of that audience to
+   * that account in `_rt_activation_log` (the mapping's time before any), `start_date`/`end_date` the schedule's
+   * first and last active days (the mapping's end date is excluded, hence − 1; none: 9999-12-31).
+   */
+  private async destinationStatements(): Promise<string[]> {
+    const present = new Set(
+      (await this.q(`SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main'
+        AND table_name IN (${lit(ACTIVATION_MAPPINGS_TABLE)}, ${lit(ACTIVATION_LOG_TABLE)})`)).map((r) => r.table_name as string),
+    );
+    const accounts = this.input.destinations.map((d) => `(${[d.id, d.name, d.type, d.platform].map(lit).join(', ')})`);
+    const mappings = present.has(ACTIVATION_MAPPINGS_TABLE)
+      ? `SELECT destination_id, destination_name, destination_type, destination_status, segment_id, start_date, end_date, created_at FROM ${ACTIVATION_MAPPINGS_TABLE}`
+      : `SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::DATE, NULL::DATE, NULL::TIMESTAMPTZ WHERE false`;
+    const exported = present.has(ACTIVATION_LOG_TABLE)
+      ? `SELECT destination_id, segment_id, min(finished_at) AS first_at FROM ${ACTIVATION_LOG_TABLE} WHERE status = 'succeeded' GROUP BY ALL`
+      : `SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::TIMESTAMPTZ WHERE false`;
+    const replace = (table: string, select: string) => [`DELETE FROM ${cdp(table)}`, `INSERT INTO ${cdp(table)} ${select}`];
+    return [
+      `CREATE OR REPLACE TEMP TABLE rt_ins_accounts (id VARCHAR, name VARCHAR, type VARCHAR, platform VARCHAR)`,
+      ...(accounts.length ? [`INSERT INTO rt_ins_accounts VALUES ${accounts.join(', ')}`] : []),
+      `CREATE OR REPLACE TEMP TABLE rt_ins_mappings (destination_id VARCHAR, destination_name VARCHAR, destination_type VARCHAR, destination_status VARCHAR,
+        segment_id VARCHAR, start_date DATE, end_date DATE, created_at TIMESTAMPTZ)`,
+      `INSERT INTO rt_ins_mappings ${mappings}`,
+      // An account's own name and type win over the copy a mapping took when its dataflow was written.
+      `CREATE OR REPLACE TEMP TABLE rt_ins_destinations AS SELECT id, arg_min(name, rank) AS name, arg_min(type, rank) AS type, arg_min(platform, rank) AS platform,
+          CASE WHEN id IN (SELECT destination_id FROM rt_ins_mappings WHERE destination_status = 'enabled') THEN 'enabled' ELSE 'disabled' END AS status
+        FROM (SELECT id, name, type, platform, 0 AS rank FROM rt_ins_accounts
+          UNION ALL SELECT DISTINCT destination_id, destination_name, destination_type, destination_type, 1 FROM rt_ins_mappings) GROUP BY id`,
+      ...replace('adwh_dim_destination_platform', `SELECT DISTINCT rt_hash32(type), platform FROM rt_ins_destinations`),
+      ...replace('adwh_dim_destination', `SELECT rt_hash32(id), name, id, status, rt_hash32(type) FROM rt_ins_destinations`),
+      ...replace(
+        'adwh_dim_br_segment_destinations',
+        `SELECT rt_hash32(m.segment_id), rt_hash32(m.destination_id), timezone('UTC', coalesce(any_value(x.first_at), min(m.created_at))),
+           min(m.start_date), max(coalesce(m.end_date - 1, DATE '9999-12-31'))
+         FROM rt_ins_mappings m LEFT JOIN (${exported}) x(destination_id, segment_id, first_at) USING (destination_id, segment_id) GROUP BY m.segment_id, m.destination_id`,
+      ),
+    ];
   }
 
   /** Profile, namespace and namespace-overlap facts of the dates from `fromDate`, cumulated from the daily state. */

@@ -9,6 +9,8 @@ import { authorize, type Principal } from '../access/principal.ts';
 import { isoNow, type Clock } from '../core/clock.ts';
 import { RoundtripError } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
+import { catalogEntry } from '../destinations/catalog.ts';
+import { ACCOUNT_KIND } from '../destinations/service.ts';
 import type { IdentityGraph } from '../identity/graph.ts';
 import type { MetadataStore } from '../ports/metadata-store.ts';
 import type { JsonValue, Warehouse } from '../ports/warehouse.ts';
@@ -190,6 +192,8 @@ export class InsightsService {
       const column = tenantColumn(await warehouse.describeTable(table), field);
       if (column) clv.push({ dataset, column, kind });
     }
-    return { session, policies, sources, clv, processDate, full, beforeStep: (step: string) => this.beforeRefreshStep(step) };
+    const accounts = await deps.metadata.documents.list<{ name: string; type: string }>(sandbox, ACCOUNT_KIND);
+    const destinations = accounts.map((a) => ({ id: a.id, name: a.body.name, type: a.body.type, platform: catalogEntry(a.body.type)?.title ?? a.body.type }));
+    return { session, policies, sources, clv, destinations, processDate, full, beforeStep: (step: string) => this.beforeRefreshStep(step) };
   }
 }
