@@ -160,12 +160,12 @@ try {
     await generate(platform, crm, crmRows(PROFILES + r * changed, PROFILES + (r + 1) * changed));
     await timed(`[${r + 1}] identity graph sync of the change (not part of the refresh)`, () => platform.identity.sync(SANDBOX));
     if (!values['no-memberships']) await timed(`[${r + 1}] audience transitions of 1 % of the profiles`, () => audienceChange(r));
-    if (values.trace) process.env.RT_INSIGHTS_TRACE = values.trace;
+    if (values.trace) process.env.ROUNDTRIP_INSIGHTS_TRACE = values.trace;
     const incremental = await timed(`[${r + 1}] incremental refresh after a 1 % change`, () => platform.insights.refresh(LOCAL_OPERATOR, SANDBOX, 'CDPInsights'));
     console.log(`  ${incremental.value.mode}, ${incremental.value.profilesRecomputed} profiles, ${incremental.value.datesRecomputed} dates, audiences ${incremental.value.audiences}; steps: ${incremental.value.steps.map((s) => `${s.name} ${s.ms} ms`).join(', ')}`);
     const full = await timed(`[${r + 1}] full rebuild of the same state`, () => platform.insights.refresh(LOCAL_OPERATOR, SANDBOX, 'CDPInsights', { full: true }));
     console.log(`  steps: ${full.value.steps.map((s) => `${s.name} ${s.ms} ms`).join(', ')}`);
-    delete process.env.RT_INSIGHTS_TRACE;
+    delete process.env.ROUNDTRIP_INSIGHTS_TRACE;
     ratios.push(full.ms / incremental.ms);
   }
   ratios.sort((a, b) => a - b);

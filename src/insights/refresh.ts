@@ -159,10 +159,10 @@ export class CdpRefresh {
   private readonly q: (sql: string) => Promise<Record<string, unknown>[]>;
 
   constructor(private readonly input: RefreshInput) {
-    // RT_INSIGHTS_TRACE=1 prints each statement's time (profiling the refresh; see bench/insights.ts).
-    // RT_INSIGHTS_TRACE=explain also prints the EXPLAIN ANALYZE plan of every INSERT … SELECT and CREATE … AS SELECT.
-    const explain = process.env.RT_INSIGHTS_TRACE === 'explain';
-    const trace = explain || process.env.RT_INSIGHTS_TRACE === '1';
+    // ROUNDTRIP_INSIGHTS_TRACE=1 prints each statement's time (profiling the refresh; see bench/insights.ts).
+    // ROUNDTRIP_INSIGHTS_TRACE=explain also prints the EXPLAIN ANALYZE plan of every INSERT … SELECT and CREATE … AS SELECT.
+    const explain = process.env.ROUNDTRIP_INSIGHTS_TRACE === 'explain';
+    const trace = explain || process.env.ROUNDTRIP_INSIGHTS_TRACE === '1';
     this.tracing = trace;
     this.q = async (sql) => {
       try {
