@@ -61,7 +61,8 @@ describe('console: the screens in a real browser', { skip: BROWSER_SKIP }, () =>
   it('Data lists the datasets and shows the rows of one', async () => {
     const ms = await open('Data', 'text=orders');
     await browser.page.getByRole('button', { name: 'orders', exact: true }).click();
-    await browser.page.getByRole('table').first().waitFor();
+    // The dataset's rows load after its section appears: wait for them, not for any table on the page.
+    await browser.page.locator('section[aria-label="Dataset orders"] tbody tr').first().waitFor();
     assert.ok((await browser.page.locator('section[aria-label="Dataset orders"] tbody tr').count()) > 0);
     assert.ok(ms < 1000, `Data rendered in ${ms} ms`);
     await browser.screenshot('02-data');
