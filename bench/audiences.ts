@@ -33,6 +33,7 @@ import { eventDatasets, materialiseEvents } from '../src/audiences/events-relati
 import { resolveConfig } from '../src/core/config.ts';
 import { initDataDir, openPlatform, type Platform } from '../src/platform/platform.ts';
 import { buildApp } from '../src/server/app.ts';
+import { generateRows, IDENTITY_MAP } from './fixtures.ts';
 
 const { values } = parseArgs({
   options: {
@@ -54,7 +55,6 @@ const STREAM_SECONDS = Number(values['stream-seconds']);
 const SANDBOX = 'prod';
 const NOW = Date.parse('2026-01-01T00:00:00Z');
 const NOW_SQL = `TIMESTAMPTZ '2026-01-01 00:00:00+00'`;
-const IDENTITY_MAP = `MAP(VARCHAR, STRUCT(id VARCHAR, "authenticatedState" VARCHAR, "primary" BOOLEAN)[])`;
 const TYPES = ['web.webpagedetails.pageViews', 'commerce.productListAdds', 'commerce.checkouts', 'commerce.purchases', 'directMarketing.emailOpened'];
 const TIERS = ['FLYER', 'FREQUENT', 'SILVER', 'GOLD'];
 
@@ -132,14 +132,6 @@ async function setup(platform: Platform): Promise<{ members: string; events: str
   return { members: members.id, events: events.id };
 }
 
-async function generate(platform: Platform, datasetId: string, select: (system: string) => string): Promise<number> {
-  const dataset = await platform.datasets.get(SANDBOX, datasetId);
-  const outcome = await platform.datasets.appendWith(LOCAL_OPERATOR, SANDBOX, dataset, `bench-${datasetId}`, async ({ table, warehouse, stamp }) => {
-    const result = await warehouse.query(`INSERT INTO "${table}" BY NAME ${select(`${stamp.snapshotId} AS _rt_snapshot_id, '${stamp.batchId}' AS _rt_batch_id, now() AS _rt_ingested_at`)}`);
-    return Number(result.rows[0]?.Count ?? 0);
-  });
-  return outcome.rowCount;
-}
 
 const memberRows = (system: string) => `SELECT 'm-' || i AS _id, {'crmId': 'C' || i, 'tier': ['${TIERS.join("','")}'][1 + (hash(i, 7) % 4)::INTEGER], 'points': (hash(i, 8) % 100000)::BIGINT} AS _roundtrip, ${system} FROM range(${PROFILES}) t(i)`;
 
@@ -165,8 +157,8 @@ const app = await buildApp(platform, { auth: 'local-operator', logLevel: 'silent
 await app.ready();
 try {
   const ds = await setup(platform);
-  await timed('generate members (setup)', () => generate(platform, ds.members, memberRows));
-  await timed('generate events (setup)', () => generate(platform, ds.events, eventRows));
+  await timed('generate members (setup)', () => generateRows(platform, ds.members, memberRows));
+  await timed('generate events (setup)', () => generateRows(platform, ds.events, eventRows));
   await timed('identity graph + profile table (setup)', async () => {
     await platform.identity.sync(SANDBOX);
     await platform.profileStore.ensureCurrent(SANDBOX);

@@ -17,10 +17,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { LOCAL_OPERATOR } from '../src/access/principal.ts';
 import { resolveConfig } from '../src/core/config.ts';
 import { IdentityGraph } from '../src/identity/graph.ts';
 import { initDataDir, openPlatform, type Platform } from '../src/platform/platform.ts';
+import { createCrmAndLogins, draw, generateRows, IDENTITY_MAP, SANDBOX, timed } from './fixtures.ts';
 
 const { values } = parseArgs({
   options: {
@@ -32,48 +32,12 @@ const { values } = parseArgs({
 });
 const PROFILES = Number(values.profiles);
 const LOOKUPS = Number(values.lookups);
-const SANDBOX = 'prod';
 
-const IDENTITY_MAP = `MAP(VARCHAR, STRUCT(id VARCHAR, "authenticatedState" VARCHAR, "primary" BOOLEAN)[])`;
-/** A uniform draw in [0, 1) from a row number and a salt, reproducible run after run. */
-const draw = (i: string, salt: number): string => `(hash(${i}, ${salt}) % 1000000) / 1000000.0`;
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
-async function timed<T>(label: string, work: () => Promise<T>): Promise<{ value: T; ms: number }> {
-  const started = performance.now();
-  const value = await work();
-  const ms = performance.now() - started;
-  console.log(`${label.padEnd(44)} ${seconds(ms)}`);
-  return { value, ms };
-}
 
-async function createDatasets(platform: Platform): Promise<{ crm: string; logins: string }> {
-  const crmSchema = await platform.registry.createSchema(LOCAL_OPERATOR, SANDBOX, {
-    title: 'CRM',
-    class: 'profile',
-    fieldGroups: ['person-details', 'personal-contact-details', 'identity-map'],
-    fields: { crmId: { type: 'string' }, tier: { type: 'string' }, points: { type: 'integer' } },
-    identities: [
-      { path: '_roundtrip.crmId', namespace: 'CRMID', primary: true },
-      { path: 'personalEmail.address', namespace: 'Email' },
-    ],
-  });
-  const loginSchema = await platform.registry.createSchema(LOCAL_OPERATOR, SANDBOX, { title: 'Logins', class: 'experienceevent', fieldGroups: ['web-details', 'identity-map'] });
-  const crm = await platform.datasets.create(LOCAL_OPERATOR, SANDBOX, { name: 'crm', schemaId: crmSchema.id, profileEnabled: true });
-  const logins = await platform.datasets.create(LOCAL_OPERATOR, SANDBOX, { name: 'logins', schemaId: loginSchema.id, profileEnabled: true });
-  return { crm: crm.id, logins: logins.id };
-}
 
-/** Writes generated rows as one snapshot of the dataset (bulk `INSERT … SELECT`, no JSON). */
-async function generate(platform: Platform, datasetId: string, select: (stamp: string) => string): Promise<number> {
-  const dataset = await platform.datasets.get(SANDBOX, datasetId);
-  const outcome = await platform.datasets.appendWith(LOCAL_OPERATOR, SANDBOX, dataset, `bench-${datasetId}`, async ({ table, warehouse, stamp }) => {
-    const result = await warehouse.query(`INSERT INTO "${table}" BY NAME ${select(`${stamp.snapshotId} AS _rt_snapshot_id, '${stamp.batchId}' AS _rt_batch_id, now() AS _rt_ingested_at`)}`);
-    return Number(result.rows[0]?.Count ?? 0);
-  });
-  return outcome.rowCount;
-}
 
 const crmRows = (system: string): string => `
   SELECT 'crm-' || i AS _id, {'crmId': 'C' || i, 'tier': ['FLYER', 'FREQUENT', 'SILVER', 'GOLD'][1 + (hash(i, 7) % 4)::INTEGER], 'points': (hash(i, 8) % 100000)::BIGINT} AS _roundtrip,
@@ -127,9 +91,9 @@ console.log(`Identity benchmark: ${PROFILES.toLocaleString('en')} profiles, ${va
 await initDataDir(config);
 const platform = await openPlatform(config);
 try {
-  const { crm, logins } = await createDatasets(platform);
-  await timed('generate CRM profiles (not part of the build)', () => generate(platform, crm, crmRows));
-  await timed('generate login events (not part of the build)', () => generate(platform, logins, loginRows));
+  const { crm, logins } = await createCrmAndLogins(platform);
+  await timed('generate CRM profiles (not part of the build)', () => generateRows(platform, crm, crmRows));
+  await timed('generate login events (not part of the build)', () => generateRows(platform, logins, loginRows));
 
   // The graph alone: an IdentityGraph with no profile store listening (the platform's follower is off).
   const graph = new IdentityGraph(platform.metadata, platform.warehouse, platform.registry, platform.audit);
@@ -143,7 +107,7 @@ try {
   await lookups(platform, 5);
 
   const micro = await timed('streaming-size update (100 logins, 30 new links)', async () => {
-    await generate(platform, logins, (system) => `SELECT 'late-' || i AS _id, TIMESTAMPTZ '2026-12-31 00:00:00+00' AS "timestamp", 'web.login' AS "eventType",
+    await generateRows(platform, logins, (system) => `SELECT 'late-' || i AS _id, TIMESTAMPTZ '2026-12-31 00:00:00+00' AS "timestamp", 'web.login' AS "eventType",
       map(['CRMID', 'ECID'], [[{'id': 'C' || (i * 7919 % ${PROFILES}), 'authenticatedState': 'authenticated', 'primary': true}],
         [{'id': CASE WHEN i < 30 THEN 'ecid-' || (i * 104729 % ${PROFILES}) || '-0' ELSE 'late-device-' || i END, 'authenticatedState': 'ambiguous', 'primary': false}]])::${IDENTITY_MAP} AS "identityMap", ${system}
       FROM range(100) t(i)`);

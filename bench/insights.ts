@@ -26,7 +26,10 @@ import { ensureMembershipTables, MEMBERSHIP_HISTORY_TABLE, MEMBERSHIP_TABLE } fr
 import { resolveConfig } from '../src/core/config.ts';
 import { CDP_SCHEMA, CDP_TABLES } from '../src/insights/cdp-model.ts';
 import { WIDGET_SQL } from '../src/insights/widget-sql.fixture.ts';
-import { initDataDir, openPlatform, type Platform } from '../src/platform/platform.ts';
+import { initDataDir, openPlatform } from '../src/platform/platform.ts';
+import { createCrmAndLogins, draw, generateRows, IDENTITY_MAP, SANDBOX, timed as timedStep } from './fixtures.ts';
+
+const timed = <T>(label: string, work: () => Promise<T>) => timedStep(label, work, 52);
 
 const { values } = parseArgs({
   options: {
@@ -41,25 +44,8 @@ const { values } = parseArgs({
 });
 const PROFILES = Number(values.profiles);
 const RUNS = Number(values.runs);
-const SANDBOX = 'prod';
-const IDENTITY_MAP = `MAP(VARCHAR, STRUCT(id VARCHAR, "authenticatedState" VARCHAR, "primary" BOOLEAN)[])`;
-const draw = (i: string, salt: number): string => `(hash(${i}, ${salt}) % 1000000) / 1000000.0`;
 
-async function timed<T>(label: string, work: () => Promise<T>): Promise<{ value: T; ms: number }> {
-  const started = performance.now();
-  const value = await work();
-  const ms = performance.now() - started;
-  console.log(`${label.padEnd(52)} ${(ms / 1000).toFixed(2)} s`);
-  return { value, ms };
-}
 
-async function generate(platform: Platform, datasetId: string, select: (system: string) => string): Promise<void> {
-  const dataset = await platform.datasets.get(SANDBOX, datasetId);
-  await platform.datasets.appendWith(LOCAL_OPERATOR, SANDBOX, dataset, `bench-${Date.now()}`, async ({ table, warehouse, stamp }) => {
-    const result = await warehouse.query(`INSERT INTO "${table}" BY NAME ${select(`${stamp.snapshotId} AS _rt_snapshot_id, '${stamp.batchId}' AS _rt_batch_id, now() AS _rt_ingested_at`)}`);
-    return Number(result.rows[0]?.Count ?? 0);
-  });
-}
 
 const crmRows = (from: number, to: number) => (system: string) => `
   SELECT 'crm-' || i AS _id, {'crmId': 'C' || i, 'tier': NULL, 'points': NULL} AS _roundtrip,
@@ -84,22 +70,10 @@ console.log(`Insights benchmark: ${PROFILES.toLocaleString('en')} profiles, ${va
 await initDataDir(config);
 const platform = await openPlatform(config);
 try {
-  const crmSchema = await platform.registry.createSchema(LOCAL_OPERATOR, SANDBOX, {
-    title: 'CRM',
-    class: 'profile',
-    fieldGroups: ['person-details', 'personal-contact-details', 'identity-map'],
-    fields: { crmId: { type: 'string' }, tier: { type: 'string' }, points: { type: 'integer' } },
-    identities: [
-      { path: '_roundtrip.crmId', namespace: 'CRMID', primary: true },
-      { path: 'personalEmail.address', namespace: 'Email' },
-    ],
-  });
-  const loginSchema = await platform.registry.createSchema(LOCAL_OPERATOR, SANDBOX, { title: 'Logins', class: 'experienceevent', fieldGroups: ['web-details', 'identity-map'] });
-  const crm = (await platform.datasets.create(LOCAL_OPERATOR, SANDBOX, { name: 'crm', schemaId: crmSchema.id, profileEnabled: true })).id;
-  const logins = (await platform.datasets.create(LOCAL_OPERATOR, SANDBOX, { name: 'logins', schemaId: loginSchema.id, profileEnabled: true })).id;
+  const { crm, logins } = await createCrmAndLogins(platform);
   await timed('generate CRM profiles and logins (not timed below)', async () => {
-    await generate(platform, crm, crmRows(0, PROFILES));
-    await generate(platform, logins, loginRows(`SELECT * FROM range(${PROFILES})`, 30));
+    await generateRows(platform, crm, crmRows(0, PROFILES));
+    await generateRows(platform, logins, loginRows(`SELECT * FROM range(${PROFILES})`, 30));
   });
   await timed('identity graph sync (not part of the refresh)', () => platform.identity.sync(SANDBOX));
   const policy = (await platform.mergePolicies.list(SANDBOX)).find((p) => p.isDefault)!;
@@ -156,8 +130,8 @@ try {
   const changed = Math.max(1, Math.floor(PROFILES / 200));
   const ratios: number[] = [];
   for (let r = 0; r < Number(values.repeat); r++) {
-    await generate(platform, logins, loginRows(`SELECT (i * 197 + ${r} * 7919) % ${PROFILES} FROM range(${changed}) t(i)`, 1, `new${r}`));
-    await generate(platform, crm, crmRows(PROFILES + r * changed, PROFILES + (r + 1) * changed));
+    await generateRows(platform, logins, loginRows(`SELECT (i * 197 + ${r} * 7919) % ${PROFILES} FROM range(${changed}) t(i)`, 1, `new${r}`));
+    await generateRows(platform, crm, crmRows(PROFILES + r * changed, PROFILES + (r + 1) * changed));
     await timed(`[${r + 1}] identity graph sync of the change (not part of the refresh)`, () => platform.identity.sync(SANDBOX));
     if (!values['no-memberships']) await timed(`[${r + 1}] audience transitions of 1 % of the profiles`, () => audienceChange(r));
     if (values.trace) process.env.ROUNDTRIP_INSIGHTS_TRACE = values.trace;
