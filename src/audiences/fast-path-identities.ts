@@ -4,12 +4,13 @@
  *
  * A record's identities are read in JavaScript the way extraction reads them in SQL (`identity/extract.ts`):
  * the schema's identity fields, then `identityMap` entries, ranked so the lowest rank is the record's anchor.
- * They are looked up in `_rt_identity_nodes` by the indexed `key`, all identities of a micro-group at once,
- * with values normalised and keyed by the same SQL the graph uses (`normalizedSql`, `identityKeySql`), phones
- * by libphonenumber as in the graph. Hits are kept
- * per sandbox; a graph change naming their graph or node makes them suspect until their graph is read again
- * (`verify`), instead of dropping them. Misses are not cached: a new identity joins the graph once the slow path
- * applies its record.
+ * The graph's identities are preloaded into memory per sandbox (`IdentityCache.preload`, keyed by the value
+ * normalised in JavaScript as the graph normalises it in SQL), so an event of a known person resolves without a
+ * query. What is not in memory is looked up in `_rt_identity_nodes` by the indexed `key`, all identities of a
+ * micro-group at once, with values normalised and keyed by the same SQL the graph uses (`normalizedSql`,
+ * `identityKeySql`), phones by libphonenumber as in the graph, and kept. A graph change naming a cached graph or
+ * node makes it suspect until its graph is read again (`verify`), instead of dropping it. Misses are not cached:
+ * a new identity joins the graph once the slow path applies its record.
  */
 import type { ResolvedSchema } from '../catalog/xdm/compose.ts';
 import type { GraphChange } from '../identity/graph-build.ts';
@@ -83,10 +84,32 @@ export function recordIdentities(record: JsonRecord, schema: ResolvedSchema, nam
   return out.sort((a, b) => a.rnk - b.rnk);
 }
 
-const cacheKey = (identity: Pick<RecordIdentity, 'ns' | 'raw'>): string => `${identity.ns}\u0000${identity.raw}`;
+/**
+ * The lookup key of an identity: its namespace and value normalised the way the graph stores it (`normalizedSql`:
+ * e-mails and hashes lower-cased, phones in E.164 when they parse). JavaScript's `toLowerCase` equals the
+ * engine's `lower` on ASCII only, so other e-mail and hash values keep their raw value behind a distinct prefix
+ * (never equal to a normalised key): they are found by the engine's lookup and cached under that key.
+ */
+export function identityKey(identity: Pick<RecordIdentity, 'ns' | 'kind' | 'raw'>, phoneDefaultCountry: string | null): string {
+  const { ns, kind, raw } = identity;
+  if (kind === 'email' || kind === 'hash') return ASCII.test(raw) ? `${ns}\u0000${raw.toLowerCase()}` : `${ns}\u0001${raw}`;
+  if (kind === 'phone') return `${ns}\u0000${normalizePhone(raw, phoneDefaultCountry ?? undefined)}`;
+  return `${ns}\u0000${raw}`;
+}
+
+const ASCII = /^[ -~\t\n\r]*$/;
+/** Nodes read per preload query (the event loop converts each chunk's rows, so chunks stay small). */
+const PRELOAD_CHUNK = 100_000;
+
+/** A graph's nodes: one number for the usual one-node graph, a list otherwise (no Set per graph at a million graphs). */
+type Members = number | number[];
+const withMember = (members: Members | undefined, node: number): Members => (members === undefined ? node : typeof members === 'number' ? (members === node ? members : [members, node]) : members.includes(node) ? members : [...members, node]);
+const withoutMember = (members: Members | undefined, node: number): Members | undefined => (typeof members === 'number' ? (members === node ? undefined : members) : members && members.filter((m) => m !== node));
+const membersOf = (members: Members | undefined): readonly number[] => (members === undefined ? [] : typeof members === 'number' ? [members] : members);
 
 /**
- * Per sandbox: identity (namespace, trimmed raw value) → node, and node → graph.
+ * Per sandbox: identity key (`identityKey`) → node, and node → graph, preloaded from the graph (`preload`) so
+ * that resolving the identities of an event is a map lookup, and filled by lookups for what was not loaded.
  *
  * An identity's node never changes (nodes are only added, or removed by a privacy delete); a node's graph
  * changes on a merge or an unmerge. A graph change therefore does not drop entries: it marks the cached nodes
@@ -96,13 +119,12 @@ const cacheKey = (identity: Pick<RecordIdentity, 'ns' | 'raw'>): string => `${id
 export class IdentityCache {
   private readonly byKey = new Map<string, number>();
   private readonly graphOf = new Map<number, number>();
-  private readonly keysOf = new Map<number, Set<string>>();
-  private readonly byGraph = new Map<number, Set<number>>();
+  private readonly byGraph = new Map<number, Members>();
   private readonly suspects = new Set<number>();
   hits = 0;
   misses = 0;
 
-  constructor(private readonly limit = 1_000_000) {}
+  constructor(private readonly limit = 2_000_000) {}
 
   get size(): number {
     return this.byKey.size;
@@ -110,53 +132,78 @@ export class IdentityCache {
 
   private link(node: number, graph: number): void {
     const previous = this.graphOf.get(node);
-    if (previous !== undefined && previous !== graph) this.byGraph.get(previous)?.delete(node);
+    if (previous === graph) return;
+    if (previous !== undefined) this.setMembers(previous, withoutMember(this.byGraph.get(previous), node));
     this.graphOf.set(node, graph);
-    let nodes = this.byGraph.get(graph);
-    if (!nodes) this.byGraph.set(graph, (nodes = new Set()));
-    nodes.add(node);
+    this.byGraph.set(graph, withMember(this.byGraph.get(graph), node));
+  }
+
+  private setMembers(graph: number, members: Members | undefined): void {
+    if (members === undefined || (Array.isArray(members) && members.length === 0)) this.byGraph.delete(graph);
+    else this.byGraph.set(graph, members);
   }
 
   private set(key: string, value: ResolvedNode): void {
-    if (this.byKey.size >= this.limit) this.clear();
+    if (this.byKey.size >= this.limit && !this.byKey.has(key)) this.clear();
     this.byKey.set(key, value.node);
     this.link(value.node, value.graph);
     // Read again just now: no longer suspect.
     this.suspects.delete(value.node);
-    let keys = this.keysOf.get(value.node);
-    if (!keys) this.keysOf.set(value.node, (keys = new Set()));
-    keys.add(key);
   }
 
-  private drop(node: number): void {
-    for (const key of this.keysOf.get(node) ?? []) this.byKey.delete(key);
-    this.keysOf.delete(node);
-    const graph = this.graphOf.get(node);
-    if (graph !== undefined) this.byGraph.get(graph)?.delete(node);
-    this.graphOf.delete(node);
-    this.suspects.delete(node);
+  /** Forgets deleted nodes (one pass over the keys for all of them: deletes are rare, keys many). */
+  private drop(nodes: ReadonlySet<number>): void {
+    if (nodes.size === 0) return;
+    for (const [key, node] of this.byKey) if (nodes.has(node)) this.byKey.delete(key);
+    for (const node of nodes) {
+      const graph = this.graphOf.get(node);
+      if (graph !== undefined) this.setMembers(graph, withoutMember(this.byGraph.get(graph), node));
+      this.graphOf.delete(node);
+      this.suspects.delete(node);
+    }
   }
 
   clear(): void {
     this.byKey.clear();
     this.graphOf.clear();
-    this.keysOf.clear();
     this.byGraph.clear();
     this.suspects.clear();
+  }
+
+  /**
+   * Reads the graph's identities (up to the cache's limit) in chunks of node ids, so that the first event of
+   * every known person resolves from memory. Entries a graph change marked meanwhile stay suspect.
+   */
+  async preload(warehouse: SandboxWarehouse): Promise<number> {
+    const bounds = (await warehouse.query(`SELECT min(node) AS lo, max(node) AS hi FROM ${NODES}`)).rows[0];
+    if (bounds?.lo === null || bounds?.lo === undefined) return 0;
+    let loaded = 0;
+    for (let lo = Number(bounds.lo); lo <= Number(bounds.hi) && this.byKey.size < this.limit; lo += PRELOAD_CHUNK) {
+      const rows = await warehouse.query(`SELECT node, graph, ns, id FROM ${NODES} WHERE node >= ${lo} AND node < ${lo + PRELOAD_CHUNK}`);
+      for (const r of rows.rows) {
+        const key = `${r.ns as string}\u0000${r.id as string}`;
+        if (this.byKey.has(key) || this.byKey.size >= this.limit) continue;
+        const node = Number(r.node);
+        this.byKey.set(key, node);
+        if (!this.suspects.has(node)) this.link(node, Number(r.graph));
+        loaded++;
+      }
+    }
+    return loaded;
   }
 
   /** Marks the cached nodes of the graphs (and the nodes) a graph change names as suspect; true when any. */
   invalidate(change: GraphChange): boolean {
     const before = this.suspects.size;
     if (change.full) for (const node of this.graphOf.keys()) this.suspects.add(node);
-    for (const graph of change.graphs) for (const node of this.byGraph.get(graph) ?? []) this.suspects.add(node);
+    for (const graph of change.graphs) for (const node of membersOf(this.byGraph.get(graph))) this.suspects.add(node);
     for (const node of change.nodes) if (this.graphOf.has(node)) this.suspects.add(node);
     return this.suspects.size > before;
   }
 
   /** Whether an identity's cached node waits for `verify`. */
-  suspect(identity: Pick<RecordIdentity, 'ns' | 'raw'>): boolean {
-    const node = this.byKey.get(cacheKey(identity));
+  suspect(identity: Pick<RecordIdentity, 'ns' | 'kind' | 'raw'>, phoneDefaultCountry: string | null = null): boolean {
+    const node = this.byKey.get(identityKey(identity, phoneDefaultCountry));
     return node !== undefined && this.suspects.has(node);
   }
 
@@ -177,40 +224,48 @@ export class IdentityCache {
    */
   verified(nodes: readonly number[], rows: ReadonlyMap<number, number>): { node: number; from: number; to: number | undefined }[] {
     const moved: { node: number; from: number; to: number | undefined }[] = [];
+    const gone = new Set<number>();
     for (const node of nodes) {
       const from = this.graphOf.get(node);
       if (from === undefined) continue;
       const to = rows.get(node);
-      if (to === undefined) this.drop(node);
+      if (to === undefined) gone.add(node);
       else if (to !== from) this.link(node, to);
       if (to !== from) moved.push({ node, from, to });
     }
+    this.drop(gone);
     return moved;
   }
 
   /**
-   * Looks up every identity not cached yet; identities the graph does not hold stay unknown. Two cheap
-   * queries: the values (one JSON parameter, so the statement stays small) are normalised and keyed by the
-   * graph's own SQL, then the keys are looked up as constant `IN` lists, which DuckDB answers from the ART
+   * Resolves identities: from memory, else looked up. Identities the graph does not hold stay unknown. A lookup
+   * is two cheap queries: the values (one JSON parameter, so the statement stays small) are normalised and keyed
+   * by the graph's own SQL, then the keys are looked up as constant `IN` lists, which DuckDB answers from the ART
    * index (measured: 1.5 ms for 100 keys on 2M identities; past a few hundred keys it scans, hence chunks).
    */
   async resolve(warehouse: SandboxWarehouse, identities: readonly RecordIdentity[], phoneDefaultCountry: string | null): Promise<Resolution> {
     const found = new Map<string, ResolvedNode>();
-    const resolution: Resolution = { get: (identity) => found.get(cacheKey(identity)) };
+    const keyOf = new Map<RecordIdentity, string>();
+    const key = (identity: RecordIdentity): string => {
+      let k = keyOf.get(identity);
+      if (k === undefined) keyOf.set(identity, (k = identityKey(identity, phoneDefaultCountry)));
+      return k;
+    };
+    const resolution: Resolution = { get: (identity) => found.get(key(identity)) };
     const wanted = new Map<string, RecordIdentity>();
     for (const identity of identities) {
-      const key = cacheKey(identity);
-      const node = this.byKey.get(key);
+      const k = key(identity);
+      const node = this.byKey.get(k);
       if (node !== undefined && !this.suspects.has(node)) {
         this.hits++;
-        found.set(key, { node, graph: this.graphOf.get(node)! });
-      } else if (!wanted.has(key)) wanted.set(key, identity);
+        found.set(k, { node, graph: this.graphOf.get(node)! });
+      } else if (!wanted.has(k)) wanted.set(k, identity);
     }
     if (wanted.size === 0) return resolution;
     this.misses += wanted.size;
     const keys = [...wanted.keys()];
-    const input = keys.map((key, i) => {
-      const identity = wanted.get(key)!;
+    const input = keys.map((k, i) => {
+      const identity = wanted.get(k)!;
       return { i, ns: identity.ns, kind: identity.kind, raw: identity.kind === 'phone' ? normalizePhone(identity.raw, phoneDefaultCountry ?? undefined) : identity.raw };
     });
     const keyed = await warehouse.query(

@@ -1,9 +1,10 @@
 /**
  * Profile attributes for the streaming fast path: per merge policy, the columns of `profile_snapshot_<policy>`
  * that the fast segments read (the top-level fields of the paths in their PQL, `features.profileAttributes`),
- * cached per profile. Missing profiles are read in batches (one query per 256 ids, through the `profile_id`
- * index); the profile store's change notification (`ProfileStore.onRowsChanged`) drops exactly the rewritten
- * profiles, so the next event of such a profile reads its row again. A load racing a notification does not
+ * cached per profile: preloaded for every profile when the fast segments are known (`preload`), and read in
+ * batches for what is missing (one query per 256 ids, through the `profile_id` index). The profile store's
+ * change notification (`ProfileStore.onRowsChanged`) drops exactly the rewritten profiles (the fast path reads
+ * them again in the background), so no decision uses a row older than the profile table. A load racing a notification does not
  * keep what it read for the profiles named meanwhile.
  */
 import { intList, quoteIdent } from '../identity/sql.ts';
@@ -14,6 +15,8 @@ import type { SandboxWarehouse } from '../ports/warehouse.ts';
 export type ProfileRow = Record<string, unknown> | null;
 
 const CHUNK = 256;
+/** Profile ids per preload query. */
+const PRELOAD_CHUNK = 100_000;
 
 interface PolicyRows {
   rows: Map<number, ProfileRow>;
@@ -30,7 +33,7 @@ interface PolicyRows {
 export class ProfileAttributes {
   private readonly policies = new Map<string, PolicyRows>();
 
-  constructor(private readonly limit = 500_000) {}
+  constructor(private readonly limit = 2_000_000) {}
 
   private policy(id: string): PolicyRows {
     let found = this.policies.get(id);
@@ -42,31 +45,34 @@ export class ProfileAttributes {
     return this.policies.get(policyId)?.rows.get(profileId);
   }
 
-  /** The profile store rewrote these profiles' rows (or the whole table). */
-  invalidate(policyId: string, ids: Iterable<number> | 'all'): void {
+  /** The profile store rewrote these profiles' rows (or the whole table); returns the ids that were held (to read again). */
+  invalidate(policyId: string, ids: Iterable<number> | 'all'): number[] {
     const state = this.policies.get(policyId);
-    if (!state) return;
+    if (!state) return [];
     if (ids === 'all') {
       state.rows.clear();
       state.columns = undefined;
       state.epoch++;
-      return;
+      return [];
     }
     const list = [...ids];
-    for (const id of list) state.rows.delete(id);
+    const held = list.filter((id) => state.rows.delete(id));
     for (const r of state.racing) list.forEach((id) => r.add(id));
+    return held;
   }
 
-  /** Reads the rows of the profiles not cached yet (`paths`: the dotted attribute paths the segments read). */
-  async load(warehouse: SandboxWarehouse, policy: Pick<MergePolicyRecord, 'id' | 'snapshotTable'>, ids: readonly number[], paths: readonly string[]): Promise<void> {
+  /**
+   * The projection of the columns the segments read (`paths`: dotted attribute paths), or undefined when the
+   * policy has no profile table yet (nothing merged under it: every profile goes to the slow path).
+   */
+  private async projection(warehouse: SandboxWarehouse, policy: Pick<MergePolicyRecord, 'id' | 'snapshotTable'>, paths: readonly string[]): Promise<string | undefined> {
     const state = this.policy(policy.id);
     if (!state.columns) {
       try {
         state.columns = new Set((await warehouse.query(`SELECT * FROM ${quoteIdent(policy.snapshotTable)} LIMIT 0`)).columns.map((c) => c.name));
       } catch (error) {
-        // No profile table yet (nothing merged under this policy): every profile goes to the slow path.
         if (!/does not exist/i.test((error as Error).message)) throw error;
-        return;
+        return undefined;
       }
     }
     const wanted = [...new Set(paths.map((p) => p.split('.')[0]!))].filter((c) => state.columns!.has(c) && c !== 'profile_id').sort();
@@ -75,22 +81,56 @@ export class ProfileAttributes {
       state.rows.clear();
       state.projection = projection;
     }
-    const missing = ids.filter((id) => !state.rows.has(id));
-    if (missing.length === 0) return;
+    return projection;
+  }
+
+  /**
+   * Reads rows by the filters given (each one query) and keeps them, except for the profiles a notification
+   * named meanwhile; `all` also keeps "no row" (null) for the ids asked for that have none.
+   */
+  private async read(warehouse: SandboxWarehouse, policy: Pick<MergePolicyRecord, 'id' | 'snapshotTable'>, projection: string, filters: readonly string[], asked: readonly number[]): Promise<void> {
+    const state = this.policy(policy.id);
     const racing = new Set<number>();
     const epoch = state.epoch;
     state.racing.add(racing);
     try {
       const found = new Map<number, Record<string, unknown>>();
-      for (let i = 0; i < missing.length; i += CHUNK) {
-        const chunk = missing.slice(i, i + CHUNK);
-        for (const r of (await warehouse.query(`SELECT ${projection} FROM ${quoteIdent(policy.snapshotTable)} WHERE profile_id IN (${intList(chunk)})`)).rows) found.set(Number(r.profile_id), r);
+      for (const where of filters) {
+        for (const r of (await warehouse.query(`SELECT ${projection} FROM ${quoteIdent(policy.snapshotTable)} WHERE ${where}`)).rows) found.set(Number(r.profile_id), r);
+        if (state.epoch !== epoch || projection !== state.projection) return;
+        for (const [id, row] of found) if (!racing.has(id) && state.rows.size < this.limit) state.rows.set(id, row);
+        found.clear();
       }
-      if (state.epoch !== epoch || projection !== state.projection) return;
-      for (const id of missing) if (!racing.has(id)) state.rows.set(id, found.get(id) ?? null);
+      for (const id of asked) if (!racing.has(id) && !state.rows.has(id)) state.rows.set(id, null);
       while (state.rows.size > this.limit) state.rows.delete(state.rows.keys().next().value!);
     } finally {
       state.racing.delete(racing);
     }
+  }
+
+  /** Reads the rows of the profiles not cached yet (`paths`: the dotted attribute paths the segments read). */
+  async load(warehouse: SandboxWarehouse, policy: Pick<MergePolicyRecord, 'id' | 'snapshotTable'>, ids: readonly number[], paths: readonly string[]): Promise<void> {
+    const projection = await this.projection(warehouse, policy, paths);
+    if (projection === undefined) return;
+    const state = this.policy(policy.id);
+    const missing = ids.filter((id) => !state.rows.has(id));
+    if (missing.length === 0) return;
+    const filters: string[] = [];
+    for (let i = 0; i < missing.length; i += CHUNK) filters.push(`profile_id IN (${intList(missing.slice(i, i + CHUNK))})`);
+    await this.read(warehouse, policy, projection, filters, missing);
+  }
+
+  /**
+   * Reads every profile's row (up to the limit) in ranges of profile ids, so that the first event of every
+   * known profile decides from memory; the profile store's notifications keep it true afterwards.
+   */
+  async preload(warehouse: SandboxWarehouse, policy: Pick<MergePolicyRecord, 'id' | 'snapshotTable'>, paths: readonly string[]): Promise<void> {
+    const projection = await this.projection(warehouse, policy, paths);
+    if (projection === undefined) return;
+    const bounds = (await warehouse.query(`SELECT min(profile_id) AS lo, max(profile_id) AS hi FROM ${quoteIdent(policy.snapshotTable)}`)).rows[0];
+    if (bounds?.lo === null || bounds?.lo === undefined) return;
+    const filters: string[] = [];
+    for (let lo = Number(bounds.lo); lo <= Number(bounds.hi); lo += PRELOAD_CHUNK) filters.push(`profile_id >= ${lo} AND profile_id < ${lo + PRELOAD_CHUNK}`);
+    await this.read(warehouse, policy, projection, filters, []);
   }
 }

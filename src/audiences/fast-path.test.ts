@@ -136,6 +136,9 @@ describe('streaming audiences: the fast path from acknowledgement', () => {
 
   it(`qualifies every profile of a burst of ${BURST} events`, async () => {
     const id = await segment('Burst checkouts', CHECKOUT_24H);
+    // Creating a segment preloads the graph's identities and the profiles' attributes: a known person's first event resolves from memory.
+    await t.platform.audiences.streaming.fastPath.idle();
+    const cacheBefore = t.platform.audiences.streaming.stats().fastPath.identityCache;
     const requests: Promise<void>[] = [];
     for (let i = 0; i < BURST; i += 100) {
       requests.push(sendBatch(Array.from({ length: 100 }, (_, k) => checkout(`P${i + k}`, `burst-${i + k}`))));
@@ -147,6 +150,8 @@ describe('streaming audiences: the fast path from acknowledgement', () => {
     assert.ok(pendingEntries() > 0, 'all decided before the dataset apply');
     const stats = t.platform.audiences.streaming.stats().fastPath;
     assert.ok(stats.groups < stats.decided, `group commit: ${stats.groups} groups for ${stats.decided} events`);
+    assert.equal(stats.identityCache.misses, cacheBefore.misses, 'no identity of the burst was looked up');
+    assert.equal(stats.identityCache.hits - cacheBefore.hits, BURST);
     // The slow path then sees the same events and has nothing to change.
     await t.platform.streaming.flush();
     await t.platform.identity.sync('prod');

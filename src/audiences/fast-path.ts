@@ -123,6 +123,12 @@ interface SandboxState {
   /** Per policy: profiles waiting for their stored events (the seed), with the events that touched them meanwhile. */
   seeds: Map<string, Map<number, Touch>>;
   seeding: Promise<void> | undefined;
+  /** Reading memberships, identities and attributes ahead of the first event (`warm`). */
+  warming: Promise<void> | undefined;
+  identitiesPreloaded: boolean;
+  /** Per policy: profiles whose attribute rows the profile store rewrote, to read again in the background. */
+  refills: Map<string, Set<number>>;
+  refilling: Promise<void> | undefined;
 }
 
 /** Point lookups go in lists of this many: DuckDB uses an ART index for short constant `IN` lists only. */
@@ -206,6 +212,10 @@ export class FastPath {
         mapsRunning: undefined,
         seeds: new Map(),
         seeding: undefined,
+        warming: undefined,
+        identitiesPreloaded: false,
+        refills: new Map(),
+        refilling: undefined,
       };
       this.sandboxes.set(name, state);
     }
@@ -248,21 +258,41 @@ export class FastPath {
     });
   }
 
-  /** The streaming segments (or the definitions) changed: read the membership rows of the fast ones ahead of the first event. */
+  /**
+   * The streaming segments (or the definitions) changed: ahead of the first event, read the membership rows of
+   * the fast ones, the graph's identities (once per sandbox; graph changes keep them true) and the attributes
+   * the fast segments read, for every profile. Until it is done, events resolve by lookups.
+   */
   warm(sandbox: string): void {
     if (this.closed || !this.enabled) return;
     const state = this.sandbox(sandbox);
     state.memberships.forget();
-    void (async () => {
-      const segments = (await this.deps.segments(sandbox)).filter(fastEligible);
-      if (segments.length === 0) return;
-      const warehouse = await this.deps.warehouse(sandbox);
-      for (const [policyId, list] of this.byPolicy(segments)) {
-        await this.deps.lock.run(sandbox, () => state.memberships.ensure(warehouse, policyId, list.map((s) => s.definition.id)));
-      }
-    })().catch((error: unknown) => {
-      if (!/does not exist/i.test((error as Error).message)) this.deps.warn(`Reading streaming memberships of sandbox ${sandbox} failed`, error);
-    });
+    const run: Promise<void> = (state.warming ?? Promise.resolve())
+      .then(() => this.preload(sandbox, state))
+      .catch((error: unknown) => {
+        if (!/does not exist/i.test((error as Error).message)) this.deps.warn(`Reading streaming memberships, identities and attributes of sandbox ${sandbox} failed`, error);
+      })
+      .finally(() => {
+        if (state.warming === run) state.warming = undefined;
+      });
+    state.warming = run;
+  }
+
+  private async preload(sandbox: string, state: SandboxState): Promise<void> {
+    const segments = (await this.deps.segments(sandbox)).filter(fastEligible);
+    if (segments.length === 0) return;
+    const warehouse = await this.deps.warehouse(sandbox);
+    for (const [policyId, list] of this.byPolicy(segments)) {
+      await this.deps.lock.run(sandbox, () => state.memberships.ensure(warehouse, policyId, list.map((s) => s.definition.id)));
+    }
+    if (!state.identitiesPreloaded && (await warehouse.listTables()).includes(NODES)) {
+      await state.identities.preload(warehouse);
+      state.identitiesPreloaded = true;
+    }
+    for (const [policyId, list] of this.byPolicy(segments)) {
+      const policy = await this.policy(sandbox, state, policyId);
+      await state.attributes.preload(warehouse, policy, [...new Set(list.flatMap((s) => s.prepared.features.profileAttributes))]);
+    }
   }
 
   /**
@@ -364,7 +394,56 @@ export class FastPath {
 
   /** Profile store listener: these profiles' rows were rewritten (or the whole table): read their attributes again. */
   profilesChanged(sandbox: string, policyId: string, ids: ReadonlySet<number> | 'all'): void {
-    this.sandboxes.get(sandbox)?.attributes.invalidate(policyId, ids);
+    const state = this.sandboxes.get(sandbox);
+    if (!state) return;
+    const held = state.attributes.invalidate(policyId, ids);
+    if (ids === 'all') return this.warm(sandbox);
+    if (held.length === 0 || this.closed) return;
+    let set = state.refills.get(policyId);
+    if (!set) state.refills.set(policyId, (set = new Set()));
+    held.forEach((id) => set.add(id));
+    state.refilling ??= this.refill(sandbox, state).finally(() => (state.refilling = undefined));
+  }
+
+  /** Reads again, in the background, the attribute rows the profile store rewrote (an event meanwhile reads its own). */
+  private async refill(sandbox: string, state: SandboxState): Promise<void> {
+    // After the notifying write commits (the listener runs inside it).
+    await new Promise((r) => setImmediate(r));
+    while (state.refills.size > 0 && !this.closed) {
+      const todo = [...state.refills];
+      state.refills.clear();
+      try {
+        const warehouse = await this.deps.warehouse(sandbox);
+        const segments = (await this.deps.segments(sandbox)).filter(fastEligible);
+        for (const [policyId, ids] of todo) {
+          const list = segments.filter((s) => s.definition.body.mergePolicyId === policyId);
+          if (list.length === 0) continue;
+          const policy = await this.policy(sandbox, state, policyId);
+          await state.attributes.load(warehouse, policy, [...ids], [...new Set(list.flatMap((s) => s.prepared.features.profileAttributes))]);
+        }
+      } catch (error) {
+        this.deps.warn(`Reading profile attributes again for fast streaming evaluation of sandbox ${sandbox} failed`, error);
+      }
+    }
+  }
+
+  /**
+   * The slow path's decisions for some profiles (call under the membership lock): the transitions they imply
+   * against the rows in memory, written like the fast path's own, and the memory follows.
+   */
+  async writeDecisions(sandbox: string, warehouse: SandboxWarehouse, policyId: string, decisions: readonly Decision[], now: Date): Promise<WrittenTransition[]> {
+    const memory = this.sandbox(sandbox).memberships;
+    const segmentIds = [...new Set(decisions.map((d) => d.segmentId))];
+    await memory.ensure(warehouse, policyId, segmentIds);
+    const transitions = memory.transitions(policyId, decisions);
+    try {
+      await writeTransitions(warehouse, policyId, transitions, now, 'streaming');
+    } catch (error) {
+      memory.forget(segmentIds);
+      throw error;
+    }
+    memory.written(policyId, transitions);
+    return transitions;
   }
 
   /** The slow path wrote these transitions (under the membership lock): the memory follows. */
@@ -425,7 +504,7 @@ export class FastPath {
   /** Resolves once every queued group, write, seed and pending map refresh is done (tests, benchmarks, shutdown). */
   async idle(): Promise<void> {
     for (;;) {
-      const busy = [...this.sandboxes.values()].flatMap((s) => [s.running, s.seeding, s.writing, s.reconciling, s.mapsRunning]).filter((p): p is Promise<void> => p !== undefined);
+      const busy = [...this.sandboxes.values()].flatMap((s) => [s.running, s.seeding, s.writing, s.reconciling, s.mapsRunning, s.warming, s.refilling]).filter((p): p is Promise<void> => p !== undefined);
       if (busy.length === 0) return;
       await Promise.allSettled(busy);
     }
@@ -605,20 +684,11 @@ export class FastPath {
   private commit(sandbox: string, state: SandboxState, warehouse: SandboxWarehouse, policy: MergePolicyRecord, decisions: readonly Decision[], touched: ReadonlyMap<number, Touch>): Promise<void> | undefined {
     if (decisions.length === 0) return undefined;
     const now = this.deps.clock.now();
-    const segmentIds = [...new Set(decisions.map((d) => d.segmentId))];
     const queued = performance.now();
     const write = this.deps.lock.run(sandbox, async () => {
       const locked = performance.now();
       this.steps.lock += locked - queued;
-      await state.memberships.ensure(warehouse, policy.id, segmentIds);
-      const transitions = state.memberships.transitions(policy.id, decisions);
-      try {
-        await writeTransitions(warehouse, policy.id, transitions, now, 'streaming');
-      } catch (error) {
-        state.memberships.forget(segmentIds);
-        throw error;
-      }
-      state.memberships.written(policy.id, transitions);
+      const transitions = await this.writeDecisions(sandbox, warehouse, policy.id, decisions, now);
       this.steps.write += performance.now() - locked;
       return transitions;
     });

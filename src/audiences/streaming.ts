@@ -27,7 +27,7 @@ import type { GraphChange } from '../identity/graph-build.ts';
 import { intList, quoteIdent, quoteLiteral } from '../identity/sql.ts';
 import type { CommittedRecords, EventBus, Subscription } from '../ports/event-bus.ts';
 import type { DatasetRecord, MergePolicyRecord } from '../ports/metadata-store.ts';
-import type { SandboxWarehouse, WarehouseSession } from '../ports/warehouse.ts';
+import type { SandboxWarehouse } from '../ports/warehouse.ts';
 import type { MergePolicies } from '../profile/merge-policies.ts';
 import { evaluateBatch } from './batch.ts';
 import { dependencyLayers, type Definition, type SegmentDefinitions } from './definitions.ts';
@@ -36,7 +36,7 @@ import { FastPath, percentile, type FastPathStats } from './fast-path.ts';
 import { profileEvents, type ProfileEvent } from './events-relation.ts';
 import { MembershipLock } from './fast-path-writes.ts';
 import { ensureMembershipTables, MEMBERSHIP_TABLE } from './membership-tables.ts';
-import { applyQualified, realizedSegments, refreshProfileMaps } from './membership.ts';
+import { realizedSegments, refreshProfileMaps } from './membership.ts';
 
 export interface MembershipChange {
   sandbox: string;
@@ -91,8 +91,14 @@ const pairKey = (segmentId: string, profileId: number): string => `${segmentId}\
 const valuesOf = (ids: readonly number[]): string => `SELECT * FROM (VALUES ${ids.map((id) => `(${intList([id])})`).join(', ')}) v(profile_id)`;
 
 export class StreamingEvaluator {
-  /** Profiles evaluated one by one up to this many per round; beyond, the batch path runs over them. */
-  maxInProcess = 5000;
+  /**
+   * Profiles evaluated one by one up to this many per round (in chunks of `inProcessChunk`); beyond, the batch
+   * path runs over them. The batch path holds the membership lock for its whole run, so a round that takes it
+   * stalls the fast path's writes: the bound is high enough that streamed traffic never does (a round gathers
+   * what was applied while the previous one ran), only bulk loads and rebuilds.
+   */
+  maxInProcess = 50_000;
+  inProcessChunk = 5000;
   /** Profiles written per hold of the membership lock by a round. */
   writeSlice = 500;
   private readonly pending = new Map<string, Pending>();
@@ -252,7 +258,7 @@ export class StreamingEvaluator {
         // Rows and events of these profiles changed: the fast path reads them again on their next event.
         this.fastPath.invalidate(sandbox, policy, pending.full ? 'all' : ids);
         if (pending.full || ids.length > this.maxInProcess) await this.viaBatch(sandbox, policy, list, pending.full ? undefined : ids);
-        else if (ids.length) await this.inProcess(sandbox, policy, list, ids);
+        else for (let i = 0; i < ids.length; i += this.inProcessChunk) await this.inProcess(sandbox, policy, list, ids.slice(i, i + this.inProcessChunk));
       }
     }
     const done = Date.now();
@@ -331,44 +337,20 @@ export class StreamingEvaluator {
     }
   }
 
-  /** The transitions of some profiles (under the membership lock), then their profile maps and the listeners (after it). */
+  /**
+   * The transitions of some profiles, computed from the rows in memory and appended under the membership lock
+   * (the same write as the fast path's: the lock is held for milliseconds, not for a scan of the table), then
+   * their profile maps and the listeners (after it).
+   */
   private async writeQualified(sandbox: string, warehouse: SandboxWarehouse, policy: MergePolicyRecord, list: readonly StreamingSegment[], ids: readonly number[], qualified: [string, number][], now: Date): Promise<void> {
-    const session = await warehouse.openSession();
-    try {
-      const changed = await this.lock.run(sandbox, () => this.applyTransitions(sandbox, session, policy, list, ids, qualified, now));
-      if (changed.length === 0) return;
-      await refreshProfileMaps(this.deps.graph, warehouse, policy, session, `SELECT DISTINCT profile_id FROM _rt_aud_stream_changes`);
-      const at = Date.now();
-      this.emit(changed.map((c) => ({ sandbox, ...c, at, path: 'slow' as const })));
-    } finally {
-      session.close();
-    }
-  }
-
-  private async applyTransitions(sandbox: string, session: WarehouseSession, policy: MergePolicyRecord, list: readonly StreamingSegment[], ids: readonly number[], qualified: [string, number][], now: Date) {
-    await session.query(`CREATE OR REPLACE TEMP TABLE _rt_aud_stream_q (segment_id VARCHAR, profile_id BIGINT)`);
-    if (qualified.length) await session.query(`INSERT INTO _rt_aud_stream_q VALUES ${qualified.map(([s, p]) => `(${quoteLiteral(s)}, ${intList([p])})`).join(', ')}`);
-    const scope = valuesOf(ids);
-    const transitions = await applyQualified(session, {
-      policy,
-      segments: list.map((s) => s.definition.id),
-      qualified: '_rt_aud_stream_q',
-      profiles: scope,
-      now,
-      source: 'streaming',
-      scratch: '_rt_aud_stream_changes',
-    });
-    if (transitions.total === 0) return [];
-    this.totals.changes += transitions.total;
-    const changed = (await session.query(`SELECT segment_id, profile_id, status, version FROM _rt_aud_stream_changes`)).rows.map((r) => ({
-      segmentId: r.segment_id as string,
-      profileId: Number(r.profile_id),
-      status: r.status as 'realized' | 'exited',
-      version: Number(r.version),
-    }));
-    // Still under the lock: the fast path's memory of the rows follows before its next write.
-    this.fastPath.membershipWritten(sandbox, policy.id, changed);
-    return changed;
+    const yes = new Set(qualified.map(([s, p]) => pairKey(s, p)));
+    const decisions = list.flatMap((s) => ids.map((id) => ({ segmentId: s.definition.id, profileId: id, qualifies: yes.has(pairKey(s.definition.id, id)) })));
+    const changed = await this.lock.run(sandbox, () => this.fastPath.writeDecisions(sandbox, warehouse, policy.id, decisions, now));
+    if (changed.length === 0) return;
+    this.totals.changes += changed.length;
+    await refreshProfileMaps(this.deps.graph, warehouse, policy, warehouse, valuesOf([...new Set(changed.map((c) => c.profileId))]));
+    const at = Date.now();
+    this.emit(changed.map((c) => ({ sandbox, segmentId: c.segmentId, profileId: c.profileId, status: c.status, version: c.version, at, path: 'slow' as const })));
   }
 
   /**
@@ -412,7 +394,7 @@ export class StreamingEvaluator {
         this.emit(changes);
       }
     });
-    for (let i = 0; i < claimed.length; i += this.maxInProcess) await this.inProcess(sandbox, policy, list, claimed.slice(i, i + this.maxInProcess));
+    for (let i = 0; i < claimed.length; i += this.inProcessChunk) await this.inProcess(sandbox, policy, list, claimed.slice(i, i + this.inProcessChunk));
   }
 
   /** Membership rows of some segments for the profiles of a relation, by (segment, profile). */

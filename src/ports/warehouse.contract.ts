@@ -134,6 +134,32 @@ export function describeWarehouseContract(name: string, fixture: WarehouseFixtur
       assert.equal(await sb.countRows('t', { snapshotId: 2 }), 1);
     });
 
+    it('appends rows in a session, cast to the column types, visible only when the transaction commits', async () => {
+      const sb = await warehouse.sandbox('prod');
+      await sb.query(`CREATE TABLE appended (name VARCHAR, n BIGINT, small INTEGER, x DOUBLE, ok BOOLEAN, "at" TIMESTAMPTZ)`);
+      const session = await sb.openSession();
+      try {
+        await session.query('BEGIN TRANSACTION');
+        await session.appendRows('appended', [
+          ['a', 1, 2, 1.5, true, '2026-01-02T03:04:05Z'],
+          ['b', 9_007_199_254_740_991, -1, 2, false, null],
+        ]);
+        assert.equal((await sb.query('SELECT count(*) AS n FROM appended')).rows[0]!.n, 0);
+        await session.query('COMMIT');
+        await session.query('BEGIN TRANSACTION');
+        await session.appendRows('appended', [['rolled back', 0, 0, 0, null, null]]);
+        await session.query('ROLLBACK');
+        await assert.rejects(session.appendRows('appended', [['too few']]), (e: { code?: string }) => e.code === 'RT_WAREHOUSE_FAILED');
+      } finally {
+        session.close();
+      }
+      const rows = (await sb.query(`SELECT name, n, small, x, ok, "at"::VARCHAR AS at FROM appended ORDER BY name`)).rows;
+      assert.deepEqual(rows, [
+        { name: 'a', n: 1, small: 2, x: 1.5, ok: true, at: '2026-01-02 03:04:05+00' },
+        { name: 'b', n: 9_007_199_254_740_991, small: -1, x: 2, ok: false, at: null },
+      ]);
+    });
+
     it('refuses invalid table names and reports engine errors as RT_WAREHOUSE_FAILED', async () => {
       const sb = await warehouse.sandbox('prod');
       await assert.rejects(sb.createTable('bad name; drop', []), { code: 'RT_WAREHOUSE_FAILED' });

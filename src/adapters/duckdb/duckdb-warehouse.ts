@@ -20,6 +20,7 @@ import {
   type QueryResult,
   type ReadOptions,
   type SandboxDatabaseSummary,
+  type ScalarValue,
   type SandboxWarehouse,
   type Warehouse,
   type WarehouseSession,
@@ -57,6 +58,27 @@ async function runQuery(c: DuckDBConnection, sql: string, params?: Record<string
     columns: names.map((name, i) => ({ name, type: types[i]!.toString(), columnType: fromDuckDBType(types[i]!) })),
     rows: reader.convertRowObjects(jsonValueConverter),
   };
+}
+
+/** DuckDB's appender: rows go straight into the table's column vectors (cast on flush), in the connection's transaction. */
+async function appendRows(c: DuckDBConnection, table: string, rows: readonly (readonly ScalarValue[])[]): Promise<void> {
+  if (rows.length === 0) return;
+  const appender = await c.createAppender(table);
+  try {
+    for (const row of rows) {
+      for (const value of row) {
+        if (value === null) appender.appendNull();
+        else if (typeof value === 'string') appender.appendVarchar(value);
+        else if (typeof value === 'boolean') appender.appendBoolean(value);
+        else if (Number.isSafeInteger(value)) appender.appendBigInt(BigInt(value));
+        else appender.appendDouble(value);
+      }
+      appender.endRow();
+    }
+    appender.flushSync();
+  } finally {
+    appender.closeSync();
+  }
 }
 
 class DuckDBSandboxWarehouse implements SandboxWarehouse {
@@ -218,6 +240,14 @@ class DuckDBSandboxWarehouse implements SandboxWarehouse {
       query: async (sql, params) => {
         try {
           return await runQuery(connection, sql, params);
+        } catch (error) {
+          throw warehouseError(error);
+        }
+      },
+      appendRows: async (table, rows) => {
+        assertTableName(table);
+        try {
+          await appendRows(connection, table, rows);
         } catch (error) {
           throw warehouseError(error);
         }
