@@ -96,4 +96,40 @@ describe('streaming audiences', () => {
     const left = (await t.call('GET', `/segment/definitions/${id}/members?status=exited`)).body.members;
     assert.deepEqual(left.map((m: { identities: { id: string }[] }) => m.identities[0]!.id), ['A']);
   });
+
+  it('evaluates a round too large for one-by-one evaluation with the compiled SQL, a dependency layer at a time, writing only differences', async () => {
+    const streaming = t.platform.audiences.streaming;
+    const create = async (name: string, value: string) => {
+      const res = await t.call('POST', '/segment/definitions', { body: { name, expression: { type: 'PQL', format: 'pql/text', value }, evaluationInfo: { continuous: { enabled: true } } } });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      return res.body.id as string;
+    };
+    const gold = await create('Gold (SQL rounds)', '_roundtrip.loyaltyStatus = "GOLD"');
+    const goldD = await create('Gold and called D', `inSegment("${gold}") and _roundtrip.crmId = "D"`);
+    const job = await t.call('POST', '/segment/jobs', { body: [{ segmentId: gold }, { segmentId: goldD }] });
+    assert.equal((await t.platform.audiences.jobs.wait('prod', job.body.id)).status, 'SUCCEEDED');
+    const before = await t.call('GET', `/segment/definitions/${gold}/members`);
+    assert.ok(before.body.members.some((m: { identities: { id: string }[] }) => m.identities[0]!.id === 'B'), 'B is gold before');
+    const saved = streaming.maxInProcess;
+    streaming.maxInProcess = 0;
+    try {
+      const members = (await t.call('GET', '/datasets')).body.datasets.find((d: { name: string }) => d.name === 'members').id as string;
+      const records = [{ _id: 'm-D', _roundtrip: { crmId: 'D', loyaltyStatus: 'GOLD' } }, { _id: 'm-E', _roundtrip: { crmId: 'E', loyaltyStatus: 'SILVER' } }, { _id: 'm-B-2', _roundtrip: { crmId: 'B', loyaltyStatus: 'SILVER' } }];
+      const rounds = streaming.stats().rounds;
+      assert.equal((await t.call('POST', `/datasets/${members}/records`, { body: { records } })).status, 201);
+      await t.platform.identity.sync('prod');
+      await streaming.idle();
+      assert.ok(streaming.stats().rounds > rounds, 'a round ran');
+    } finally {
+      streaming.maxInProcess = saved;
+    }
+    const ids = async (segment: string, status = 'realized') => (await t.call('GET', `/segment/definitions/${segment}/members?status=${status}`)).body.members.map((m: { identities: { id: string }[] }) => m.identities[0]!.id).sort();
+    assert.ok((await ids(gold)).includes('D'));
+    assert.ok(!(await ids(gold)).includes('E'));
+    assert.deepEqual(await ids(gold, 'exited'), ['B']);
+    assert.deepEqual(await ids(goldD), ['D'], 'the dependent segment saw the layer before it');
+    const warehouse = await t.platform.warehouse.sandbox('prod');
+    const history = await warehouse.query(`SELECT segment_id = $g AS gold, status, count(*) AS n FROM _rt_segment_membership_history WHERE segment_id IN ($g, $d) AND source = 'streaming' GROUP BY ALL ORDER BY ALL`, { g: gold, d: goldD });
+    assert.deepEqual(history.rows, [{ gold: false, status: 'realized', n: 1 }, { gold: true, status: 'exited', n: 1 }, { gold: true, status: 'realized', n: 1 }], 'one transition each for D (twice) and B; nothing rewritten');
+  });
 });

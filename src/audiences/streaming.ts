@@ -8,7 +8,8 @@
  * the streaming segments, and their realized segments, evaluates every streaming segment (in `inSegment`
  * order), and writes the transitions (`source: 'streaming'`). Changes arriving during a round are gathered for
  * the next one. A change too large to evaluate profile by profile (`full`, or more than `maxInProcess`
- * profiles) is evaluated by the batch path over the same profiles instead.
+ * profiles) is evaluated by the segments' compiled SQL over the same profiles instead (`streaming-sql.ts`),
+ * and written the same way.
  *
  * Latency: committed streaming records are also read from the event bus; when a round covering a record's
  * snapshot has written its memberships, the time since the record was committed is one latency sample
@@ -24,19 +25,19 @@
 import type { Clock } from '../core/clock.ts';
 import type { GraphContext, IdentityGraph } from '../identity/graph.ts';
 import type { GraphChange } from '../identity/graph-build.ts';
-import { intList, quoteIdent, quoteLiteral } from '../identity/sql.ts';
+import { intList, quoteIdent } from '../identity/sql.ts';
 import type { CommittedRecords, EventBus, Subscription } from '../ports/event-bus.ts';
 import type { DatasetRecord, MergePolicyRecord } from '../ports/metadata-store.ts';
 import type { SandboxWarehouse } from '../ports/warehouse.ts';
 import type { MergePolicies } from '../profile/merge-policies.ts';
-import { evaluateBatch } from './batch.ts';
 import { dependencyLayers, type Definition, type SegmentDefinitions } from './definitions.ts';
 import { evaluate, type Prepared } from './engine.ts';
 import { FastPath, percentile, type FastPathStats } from './fast-path.ts';
 import { profileEvents, type ProfileEvent } from './events-relation.ts';
 import { MembershipLock } from './fast-path-writes.ts';
-import { ensureMembershipTables, MEMBERSHIP_TABLE } from './membership-tables.ts';
+import { ensureMembershipTables } from './membership-tables.ts';
 import { realizedSegments, refreshProfileMaps } from './membership.ts';
+import { qualifiedBySql } from './streaming-sql.ts';
 
 export interface MembershipChange {
   sandbox: string;
@@ -92,10 +93,9 @@ const valuesOf = (ids: readonly number[]): string => `SELECT * FROM (VALUES ${id
 
 export class StreamingEvaluator {
   /**
-   * Profiles evaluated one by one up to this many per round (in chunks of `inProcessChunk`); beyond, the batch
-   * path runs over them. The batch path holds the membership lock for its whole run, so a round that takes it
-   * stalls the fast path's writes: the bound is high enough that streamed traffic never does (a round gathers
-   * what was applied while the previous one ran), only bulk loads and rebuilds.
+   * Profiles evaluated one by one up to this many per round (in chunks of `inProcessChunk`); beyond, the
+   * segments' compiled SQL runs over them (bulk loads, rebuilds). Either way the round holds the membership
+   * lock only for its writes, a slice at a time.
    */
   maxInProcess = 50_000;
   inProcessChunk = 5000;
@@ -257,7 +257,7 @@ export class StreamingEvaluator {
         const ids = [...(policy.idStitching === 'none' ? pending.nodes : pending.graphs)];
         // Rows and events of these profiles changed: the fast path reads them again on their next event.
         this.fastPath.invalidate(sandbox, policy, pending.full ? 'all' : ids);
-        if (pending.full || ids.length > this.maxInProcess) await this.viaBatch(sandbox, policy, list, pending.full ? undefined : ids);
+        if (pending.full || ids.length > this.maxInProcess) await this.viaSql(sandbox, policy, list, pending.full ? undefined : ids);
         else for (let i = 0; i < ids.length; i += this.inProcessChunk) await this.inProcess(sandbox, policy, list, ids.slice(i, i + this.inProcessChunk));
       }
     }
@@ -325,15 +325,20 @@ export class StreamingEvaluator {
   private async inProcess(sandbox: string, policy: MergePolicyRecord, list: readonly StreamingSegment[], ids: readonly number[]): Promise<void> {
     const warehouse = await this.deps.warehouse(sandbox);
     const now = this.deps.clock.now();
-    const qualified = await this.qualify(sandbox, policy, list, ids, now);
+    await this.writeRound(sandbox, warehouse, policy, list, ids, await this.qualify(sandbox, policy, list, ids, now), now);
+  }
+
+  /** The decisions of a round for some profiles: only the profiles whose decisions differ from memory are written. */
+  private async writeRound(sandbox: string, warehouse: SandboxWarehouse, policy: MergePolicyRecord, list: readonly StreamingSegment[], ids: readonly number[], qualified: readonly [string, number][], now: Date): Promise<void> {
     // Most profiles of a round were decided alike by the fast path already: only the others are written.
     const scope = this.fastPath.disagreeing(sandbox, policy.id, list.map((s) => s.definition.id), ids, qualified);
     if (scope.length === 0) return;
+    const byProfile = new Map<number, [string, number][]>();
+    for (const pair of qualified) byProfile.set(pair[1], [...(byProfile.get(pair[1]) ?? []), pair]);
     // In slices, each under the lock on its own: the fast path's writes never wait for a whole round.
     for (let i = 0; i < scope.length; i += this.writeSlice) {
       const slice = scope.slice(i, i + this.writeSlice);
-      const inSlice = new Set(slice);
-      await this.writeQualified(sandbox, warehouse, policy, list, slice, qualified.filter(([, id]) => inSlice.has(id)), now);
+      await this.writeQualified(sandbox, warehouse, policy, list, slice, slice.flatMap((id) => byProfile.get(id) ?? []), now);
     }
   }
 
@@ -342,7 +347,7 @@ export class StreamingEvaluator {
    * (the same write as the fast path's: the lock is held for milliseconds, not for a scan of the table), then
    * their profile maps and the listeners (after it).
    */
-  private async writeQualified(sandbox: string, warehouse: SandboxWarehouse, policy: MergePolicyRecord, list: readonly StreamingSegment[], ids: readonly number[], qualified: [string, number][], now: Date): Promise<void> {
+  private async writeQualified(sandbox: string, warehouse: SandboxWarehouse, policy: MergePolicyRecord, list: readonly StreamingSegment[], ids: readonly number[], qualified: readonly [string, number][], now: Date): Promise<void> {
     const yes = new Set(qualified.map(([s, p]) => pairKey(s, p)));
     const decisions = list.flatMap((s) => ids.map((id) => ({ segmentId: s.definition.id, profileId: id, qualifies: yes.has(pairKey(s.definition.id, id)) })));
     const changed = await this.lock.run(sandbox, () => this.fastPath.writeDecisions(sandbox, warehouse, policy.id, decisions, now));
@@ -354,57 +359,29 @@ export class StreamingEvaluator {
   }
 
   /**
-   * A change too large for one-by-one evaluation: the batch SQL over the touched profiles (or all), except
-   * those the fast path holds events for, which are evaluated in process with them (see `withCachedEvents`).
+   * A change too large for one-by-one evaluation: the segments' compiled SQL over the touched profiles (or all),
+   * a dependency layer at a time, written like an in-process round; the profiles the fast path holds events for
+   * are evaluated in process with them (see `withCachedEvents`).
    */
-  private async viaBatch(sandbox: string, policy: MergePolicyRecord, list: readonly StreamingSegment[], ids: readonly number[] | undefined): Promise<void> {
+  private async viaSql(sandbox: string, policy: MergePolicyRecord, list: readonly StreamingSegment[], ids: readonly number[] | undefined): Promise<void> {
     const warehouse = await this.deps.warehouse(sandbox);
     if (!(await warehouse.listTables()).includes(policy.snapshotTable)) return;
-    const claimed = this.fastPath.claimed(sandbox, policy.id, ids);
-    const claimedSet = new Set(claimed);
-    const rest = ids?.filter((id) => !claimedSet.has(id));
-    const scope = rest ? valuesOf(rest) : `SELECT profile_id FROM ${quoteIdent(policy.snapshotTable)}${claimed.length ? ` WHERE profile_id NOT IN (${intList(claimed)})` : ''}`;
+    const all = ids ?? (await warehouse.query(`SELECT profile_id FROM ${quoteIdent(policy.snapshotTable)}`)).rows.map((r) => Number(r.profile_id));
+    const claimed = new Set(this.fastPath.claimed(sandbox, policy.id, all));
+    const rest = all.filter((id) => !claimed.has(id));
     const byId = new Map(list.map((s) => [s.definition.id, s]));
-    const layers = dependencyLayers([...byId.keys()], (id) => byId.get(id)!.prepared.dependencies).map((layer) => layer.map((id) => ({ id, prepared: byId.get(id)!.prepared })));
-    const segmentIds = [...byId.keys()];
-    if (rest?.length !== 0) await this.lock.run(sandbox, async () => {
-      const before = this.listeners.length ? await this.memberships(warehouse, policy, segmentIds, scope) : undefined;
-      const result = await evaluateBatch({
-        warehouse,
-        graph: this.deps.graph,
-        policy,
-        eventDatasets: await this.deps.eventDatasets(sandbox),
-        layers,
-        now: this.deps.clock.now(),
-        source: 'streaming',
-        profiles: scope,
-      });
-      for (const s of result.segments.values()) this.totals.changes += s.entered + s.exited;
-      // Counts only: the fast path reads these segments' rows again before its next write.
-      this.fastPath.membershipsChanged(sandbox, segmentIds);
-      if (before) {
-        // The batch SQL reports counts only: listeners hear the rows whose version moved.
-        const after = await this.memberships(warehouse, policy, segmentIds, scope);
-        const at = Date.now();
-        const changes: MembershipChange[] = [];
-        for (const [key, row] of after) {
-          if (before.get(key)?.version === row.version) continue;
-          changes.push({ sandbox, segmentId: row.segmentId, profileId: row.profileId, status: row.status, at, path: 'slow' });
-        }
-        this.emit(changes);
+    const eventDatasets = await this.deps.eventDatasets(sandbox);
+    if (rest.length) {
+      for (const layer of dependencyLayers([...byId.keys()], (id) => byId.get(id)!.prepared.dependencies)) {
+        const segments = layer.map((id) => byId.get(id)!);
+        const now = this.deps.clock.now();
+        const qualified = await qualifiedBySql(warehouse, policy, eventDatasets, segments, ids === undefined && claimed.size === 0 ? undefined : rest, now);
+        this.totals.evaluations += segments.length * rest.length;
+        await this.writeRound(sandbox, warehouse, policy, segments, rest, qualified, now);
       }
-    });
-    for (let i = 0; i < claimed.length; i += this.inProcessChunk) await this.inProcess(sandbox, policy, list, claimed.slice(i, i + this.inProcessChunk));
-  }
-
-  /** Membership rows of some segments for the profiles of a relation, by (segment, profile). */
-  private async memberships(warehouse: SandboxWarehouse, policy: MergePolicyRecord, segmentIds: readonly string[], scope: string) {
-    const rows = await warehouse.query(
-      `SELECT segment_id, profile_id, status, version FROM ${MEMBERSHIP_TABLE} WHERE merge_policy_id = ${quoteLiteral(policy.id)} AND segment_id IN (${segmentIds.map(quoteLiteral).join(', ')}) AND profile_id IN (${scope})`,
-    );
-    const out = new Map<string, { segmentId: string; profileId: number; status: 'realized' | 'exited'; version: number }>();
-    for (const r of rows.rows) out.set(pairKey(r.segment_id as string, Number(r.profile_id)), { segmentId: r.segment_id as string, profileId: Number(r.profile_id), status: r.status as 'realized' | 'exited', version: Number(r.version) });
-    return out;
+    }
+    const held = [...claimed];
+    for (let i = 0; i < held.length; i += this.inProcessChunk) await this.inProcess(sandbox, policy, list, held.slice(i, i + this.inProcessChunk));
   }
 
   /** Slow-path counters and commit → membership latency, with the fast path's (acknowledgement → membership committed). */
