@@ -6,9 +6,11 @@
  *   audience transitions for 1 % of the profiles) against a full rebuild of the same state (target:
  *   incremental at least 10× faster), repeated `--repeat` times with a new change each (median reported).
  *
- *   npx tsx bench/insights.ts [--profiles 1000000] [--runs 200] [--repeat 3] [--no-memberships] [--threads 2] [--memory 6GB] [--trace 1|explain]
+ *   npx tsx bench/insights.ts [--profiles 1000000] [--runs 200] [--repeat 3] [--no-memberships] [--threads 2] [--memory 6GB] [--trace 1|explain] [--keep]
  *
  * `--no-memberships` leaves the audience transitions out of the change (identity data only).
+ *
+ * `--keep` leaves the data folder in place (to try statements on the sandbox file afterwards).
  *
  * `--trace 1` prints every statement of the two refreshes after the change with its time; `--trace explain` also
  * prints the EXPLAIN ANALYZE plans of their INSERT … SELECT and CREATE … AS SELECT statements.
@@ -40,6 +42,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '2' },
     memory: { type: 'string', default: '6GB' },
     trace: { type: 'string' },
+    keep: { type: 'boolean', default: false },
   },
 });
 const PROFILES = Number(values.profiles);
@@ -147,5 +150,6 @@ try {
   console.log(`\nResult: full rebuild / incremental refresh = ${ratios.map((x) => `${x.toFixed(1)}×`).join(', ')}; median ${median.toFixed(1)}× (target ≥ 10×); load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}.`);
 } finally {
   await platform.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  if (values.keep) console.log(`data kept in ${dataDir}`);
+  else rmSync(dataDir, { recursive: true, force: true });
 }

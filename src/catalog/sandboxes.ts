@@ -19,12 +19,20 @@ export interface NewSandbox {
 }
 
 export class Sandboxes {
+  /** What every new (or reset) sandbox gets, e.g. its standard dashboards; registered by the platform. */
+  private readonly provisions: ((sandbox: string) => Promise<void>)[] = [];
+
   constructor(
     private readonly metadata: MetadataStore,
     private readonly warehouse: Warehouse,
     private readonly audit: AuditLog,
     private readonly clock: Clock,
   ) {}
+
+  /** Runs `provision` for every sandbox created or reset from now on (after its warehouse exists). */
+  onProvision(provision: (sandbox: string) => Promise<void>): void {
+    this.provisions.push(provision);
+  }
 
   async create(actor: Principal, input: NewSandbox): Promise<SandboxRecord> {
     if (!SANDBOX_NAME.test(input.name)) {
@@ -39,6 +47,7 @@ export class Sandboxes {
     };
     await this.metadata.sandboxes.create(record);
     await this.warehouse.sandbox(record.name);
+    for (const provision of this.provisions) await provision(record.name);
     await this.audit.record(actor, { sandbox: record.name, action: 'sandbox.create', resourceType: 'sandbox', resourceId: record.name });
     return record;
   }
@@ -59,6 +68,7 @@ export class Sandboxes {
     await this.warehouse.dropSandbox(name);
     await this.metadata.purgeSandbox(name);
     await this.warehouse.sandbox(name);
+    for (const provision of this.provisions) await provision(name);
     await this.audit.record(actor, { sandbox: name, action: 'sandbox.reset', resourceType: 'sandbox', resourceId: name });
     return record;
   }

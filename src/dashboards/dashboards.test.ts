@@ -357,6 +357,26 @@ describe('dashboards', () => {
     assert.deepEqual(dev.map((d: Json) => d.standard).sort(), ['audiences', 'clv-overview', 'post-campaign']);
   });
 
+  it('provisions the standard dashboards when a sandbox is created or reset (before any read), never twice', async () => {
+    // Read the stored documents, not GET /dashboards: a list would create missing ones itself.
+    const stored = async (sandbox: string) => (await t.platform.metadata.documents.list<{ standard: string | null }>(sandbox, 'dashboard')).map((d) => d.body.standard).filter((k) => k !== null).sort();
+    const expected = ['audiences', 'clv-overview', 'post-campaign'];
+    assert.deepEqual(await stored('prod'), expected.filter((k) => k !== 'audiences'), 'prod got them at init (one deleted above stays deleted)');
+    assert.equal((await t.call('POST', '/sandboxes', { body: { name: 'fresh' } })).status, 201);
+    assert.deepEqual(await stored('fresh'), expected, 'there as soon as the sandbox exists');
+    // The lazy path (sandboxes from before provisioning) finds them there and adds none.
+    const listed = (await t.call('GET', '/dashboards', { sandbox: 'fresh' })).body.dashboards.filter((d: Json) => d.standard);
+    assert.deepEqual(listed.map((d: Json) => d.standard).sort(), expected);
+    await t.platform.dashboards.ensureStandard('fresh');
+    assert.deepEqual(await stored('fresh'), expected);
+    // A reset empties the sandbox and provisions it again: one of each.
+    assert.equal((await t.call('POST', '/sandboxes/fresh/reset')).status, 200);
+    assert.deepEqual(await stored('fresh'), expected);
+    assert.equal((await t.call('DELETE', '/sandboxes/fresh')).status, 204);
+    assert.equal((await t.call('POST', '/sandboxes', { body: { name: 'fresh' } })).status, 201);
+    assert.deepEqual(await stored('fresh'), expected, 'recreated: one of each again');
+  });
+
   it('runs the standard dashboards on a refreshed CDPInsights model', async () => {
     const kit = await setupDatasets(t);
     await write(t, kit.crm, [crmRecord('C1', 'ann@example.com'), crmRecord('C2', 'bob@example.com'), crmRecord('C3', 'cy@example.com')]);

@@ -311,8 +311,14 @@ export class Dashboards {
         if ((error as RoundtripError).code === 'RT_DOCUMENT_CONFLICT') continue; // another request claimed it
         throw error;
       }
-      await def.prepare?.(sandbox);
-      await this.create(STANDARD_AUTHOR, sandbox, def.build(), { id: `dsh_std_${def.key.replaceAll('-', '_')}`, standard: def.key });
+      try {
+        await def.prepare?.(sandbox);
+        await this.create(STANDARD_AUTHOR, sandbox, def.build(), { id: `dsh_std_${def.key.replaceAll('-', '_')}`, standard: def.key });
+      } catch (error) {
+        // Not provisioned after all: the next call tries again instead of taking it for deleted.
+        await this.deps.metadata.documents.delete(sandbox, STANDARD_MARK_KIND, def.key).catch(() => undefined);
+        throw error;
+      }
     }
   }
 

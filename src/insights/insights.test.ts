@@ -233,3 +233,90 @@ describe('CDPInsights', () => {
     assert.match(outcome.message ?? '', /incremental refresh of CDPInsights/);
   });
 });
+
+describe('CDPInsights audience intervals, refreshed incrementally over several days', () => {
+  let u: TestPlatform;
+  let policyId: string;
+  const profiles: Record<string, number> = {};
+  const day = (n: number) => daysAgo(n).slice(0, 10);
+  const at = (n: number, time: string) => `${day(n)}T${time}Z`;
+
+  /** The model tables and the membership intervals behind them, sorted. */
+  async function state(): Promise<{ model: Record<string, string[]>; members: string[] }> {
+    const w = await u.platform.warehouse.sandbox('prod');
+    const model: Record<string, string[]> = {};
+    for (const table of Object.keys(CDP_TABLES)) {
+      if (table === 'adwh_lkup_process_delta_log') continue;
+      model[table] = (await w.query(`SELECT * FROM "${CDP_SCHEMA}"."${table}"`)).rows.map((r) => JSON.stringify(r)).sort();
+    }
+    const members = (await w.query(`SELECT * FROM _rt_insights_members ORDER BY ALL`)).rows.map((r) => JSON.stringify(r));
+    return { model, members };
+  }
+
+  /** Transitions as a segment job writes them: history rows and the current row of each (audience, profile). */
+  async function transitions(rows: [segment: string, who: string, status: string, time: string][]): Promise<void> {
+    const w = await u.platform.warehouse.sandbox('prod');
+    for (const [segment, who, status, time] of rows) {
+      const params = { s: segment, p: policyId, t: time, st: status };
+      await w.query(`INSERT INTO ${MEMBERSHIP_HISTORY_TABLE} VALUES ($s, $p, ${profiles[who]}, $st, $t, 'job')`, params);
+      await w.query(`DELETE FROM ${MEMBERSHIP_TABLE} WHERE segment_id = $s AND profile_id = ${profiles[who]}`, { s: segment });
+      await w.query(`INSERT INTO ${MEMBERSHIP_TABLE} VALUES ($s, $p, ${profiles[who]}, $st, $t, 1)`, params);
+    }
+  }
+
+  /** An incremental refresh for `processDate` equals a full rebuild of the same state, intervals included. */
+  async function refreshEqualsRebuild(processDate: string): Promise<void> {
+    const run = await u.platform.insights.refresh(LOCAL_OPERATOR, 'prod', 'CDPInsights', { processDate });
+    assert.equal(run.mode, 'incremental');
+    assert.equal(run.audiences, 'incremental');
+    const incremental = await state();
+    await u.platform.insights.refresh(LOCAL_OPERATOR, 'prod', 'CDPInsights', { processDate, full: true });
+    assert.deepEqual(await state(), incremental);
+  }
+
+  before(async () => {
+    u = await createTestPlatform();
+    const k = await setupDatasets(u);
+    await write(u, k.crm, [crmRecord('C1', 'ann@example.com'), crmRecord('C2', 'bob@example.com'), crmRecord('C3', 'cy@example.com')]);
+    await u.platform.identity.sync('prod');
+    await ensureMembershipTables(await u.platform.warehouse.sandbox('prod'));
+    policyId = (await u.platform.mergePolicies.list('prod')).find((p) => p.isDefault)!.id;
+    const w = await u.platform.warehouse.sandbox('prod');
+    for (const [name, crm] of [['ann', 'C1'], ['bob', 'C2'], ['cy', 'C3']] as const) {
+      profiles[name] = Number((await w.query(`SELECT graph FROM ${NODES} WHERE ns = 'CRMID' AND id = $id`, { id: crm })).rows[0]!.graph);
+    }
+    await transitions([['seg-a', 'ann', 'realized', at(6, '09:00:00')], ['seg-b', 'ann', 'realized', at(6, '09:00:00')], ['seg-c', 'bob', 'realized', at(6, '09:00:00')]]);
+    assert.equal((await u.platform.insights.refresh(LOCAL_OPERATOR, 'prod', 'CDPInsights', { processDate: day(5) })).mode, 'full');
+  });
+  after(() => u.dispose());
+
+  it('transitions of only some audiences, an entry and exit on one day, a later process date', async () => {
+    await transitions([
+      ['seg-a', 'ann', 'exited', at(4, '10:00:00')],
+      ['seg-b', 'bob', 'realized', at(4, '10:00:00')],
+      ['seg-b', 'bob', 'exited', at(4, '15:00:00')],
+      ['seg-a', 'cy', 'realized', at(4, '16:00:00')],
+    ]);
+    await refreshEqualsRebuild(day(4));
+  });
+
+  it('later transitions on the same day as the last ones, one at exactly the last time: re-entries and exits replace that day', async () => {
+    // At exactly the checkpoint's time: the rows at that time are no longer the ones counted, so they are read again.
+    await transitions([['seg-c', 'cy', 'realized', at(4, '16:00:00')], ['seg-a', 'cy', 'exited', at(4, '20:00:00')], ['seg-a', 'ann', 'realized', at(4, '21:00:00')], ['seg-b', 'ann', 'exited', at(4, '21:00:00')]]);
+    await refreshEqualsRebuild(day(4));
+    const sizes = await sql2(`SELECT s.segment, f.count_of_profiles AS n FROM qsaccel.profile_agg.adwh_fact_profile_by_segment f
+      JOIN qsaccel.profile_agg.adwh_dim_segments s USING (segment_id) WHERE f.date_key = '${day(4)}' ORDER BY 1`);
+    assert.deepEqual(sizes.map((r) => [r.segment, Number(r.n)]), [['seg-a', 1], ['seg-c', 2]], 'ann back in a, cy out of a the same day and in c, bob in and out of b');
+  });
+
+  it('open intervals closed and reopened days later, a new audience, up to today', async () => {
+    await transitions([['seg-c', 'bob', 'exited', at(3, '08:00:00')], ['seg-c', 'bob', 'realized', at(2, '08:00:00')], ['seg-d', 'cy', 'realized', at(2, '09:00:00')], ['seg-a', 'ann', 'exited', at(1, '07:00:00')]]);
+    await refreshEqualsRebuild(day(2));
+    await transitions([['seg-d', 'cy', 'exited', at(1, '09:00:00')], ['seg-d', 'cy', 'realized', at(0, '00:00:01')]]);
+    await refreshEqualsRebuild(today);
+  });
+
+  async function sql2(text: string): Promise<Record<string, unknown>[]> {
+    return (await u.platform.queries.execute(LOCAL_OPERATOR, 'prod', text)).last.rows;
+  }
+});

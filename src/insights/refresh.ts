@@ -14,7 +14,8 @@
  * `_rt_insights_daily`; the facts of the dates from the earliest date the delta touches are recomputed (a
  * late-arriving record for an old date reprocesses that date and the days after it). Audience facts keep
  * membership intervals and their day deltas as state and recompute only the profiles with new transitions (or
- * changed profiles) while the membership tables only grew; CLV facts are recomputed when a profile's CLV changed.
+ * changed profiles) while the membership tables only grew, from their old intervals and the transitions since
+ * the checkpoint (never their whole history); CLV facts are recomputed when a profile's CLV changed.
  *
  * Atomic: everything (state tables, facts, dimensions, checkpoints, the delta log) is written in one DuckDB
  * transaction on one connection; other connections read the previous model until COMMIT, and a failure
@@ -84,6 +85,8 @@ interface AudienceCheckpoint {
   /** The latest history time (text of a TIMESTAMPTZ), and how many history rows are older. */
   at: string | null;
   before: number;
+  /** How many history rows are at or before `at` (absent in older checkpoints): unchanged, the rows at `at` are not new. */
+  through?: number;
   /** The latest `last_qualification_time` of the current rows. */
   lqt: string | null;
   /** Current rows without history when the state was rebuilt (they make the state non-incremental). */
@@ -200,7 +203,7 @@ export class CdpRefresh {
     try {
       const outcome = await this.build();
       await this.input.beforeStep('commit');
-      await session.query('COMMIT');
+      await this.q('COMMIT');
       return outcome;
     } catch (error) {
       await session.query('ROLLBACK').catch(() => undefined);
@@ -233,14 +236,12 @@ export class CdpRefresh {
     const windowStart = addDays(input.processDate, -(WINDOW_DAYS - 1));
     let fromDate = windowStart;
     let profiles = 0;
-    let membersChanged = true;
     let clvChanged = true;
     if (full) {
       profiles = await this.step('profiles', () => this.rebuildProfiles());
     } else {
       const touched = await this.step('profiles', () => this.updateProfiles(since));
       profiles = touched.profiles;
-      membersChanged = touched.membersChanged;
       clvChanged = touched.clvChanged;
       const previousNext = addDays(previous.process_date as string, 1);
       const earliest = [touched.earliest, previousNext].filter((d): d is string => d !== null).sort()[0] ?? previousNext;
@@ -249,8 +250,9 @@ export class CdpRefresh {
     const dates = fromDate <= input.processDate ? Math.round((Date.parse(input.processDate) - Date.parse(fromDate)) / 86_400_000) + 1 : 0;
     const fingerprint = await this.audienceFingerprint();
     const sameDay = !full && previous.process_date === input.processDate;
-    // Audience facts depend on the membership tables, the process date and the members' namespaces and CLV only.
-    const audiencesCurrent = sameDay && !membersChanged && previous.audience_fingerprint === fingerprint;
+    // Audience facts depend on the membership tables, the process date and the members' namespaces and CLV only
+    // (the fingerprint is checked first: when the tables changed, the members need no look-up).
+    const audiencesCurrent = sameDay && previous.audience_fingerprint === fingerprint && !(await this.membersChanged());
     await this.step('dimensions', () => this.dimensions(windowStart, !sameDay));
     await this.step('profile facts', () => this.profileFacts(windowStart, fromDate));
     let audience = full ? null : ((previous.audience_checkpoint as string | null) ?? null);
@@ -429,8 +431,17 @@ export class CdpRefresh {
   }
 
 
+  /**
+   * Whether a profile whose audience-relevant state changed in this (incremental) refresh has membership
+   * intervals: the audience facts come from the intervals only, so the other changes leave them as they are.
+   */
+  private async membersChanged(): Promise<boolean> {
+    const row = (await this.q(`SELECT EXISTS (SELECT 1 FROM ${MEMBER_STATE} WHERE profile_id IN (SELECT profile_id FROM rt_ins_changed)) AS changed`))[0];
+    return row?.changed === true;
+  }
+
   /** Recomputes the profiles the new snapshots touch; returns how many and the earliest date their change affects. */
-  private async updateProfiles(applied: { ds: string; snap: number }[]): Promise<{ profiles: number; earliest: string | null; membersChanged: boolean; clvChanged: boolean }> {
+  private async updateProfiles(applied: { ds: string; snap: number }[]): Promise<{ profiles: number; earliest: string | null; clvChanged: boolean }> {
     // Profiles whose audience-relevant state (existence, namespaces, CLV) changed.
     const relevant = 'merge_policy_id, profile_id, ns_set, clv_decile, predicted_clv';
     await this.batch([
@@ -464,15 +475,13 @@ export class CdpRefresh {
       `CREATE OR REPLACE TEMP TABLE rt_ins_changed AS SELECT DISTINCT merge_policy_id, profile_id FROM (
           (SELECT ${relevant} FROM rt_ins_old EXCEPT SELECT ${relevant} FROM rt_ins_fresh) UNION ALL (SELECT ${relevant} FROM rt_ins_fresh EXCEPT SELECT ${relevant} FROM rt_ins_old))`,
     ]);
-    const member = (table: string) => `EXISTS (SELECT 1 FROM ${table} WHERE profile_id IN (SELECT profile_id FROM rt_ins_changed))`;
     const clv = 'merge_policy_id, profile_id, clv_decile, predicted_clv, revenue';
     const stats = (
       await this.q(`SELECT (SELECT count(*) FROM rt_ins_fresh) AS profiles, (SELECT strftime(min(first_date), '%Y-%m-%d') FROM rt_ins_delta) AS earliest,
-        ${member(MEMBERSHIP_TABLE)} OR ${member(MEMBERSHIP_HISTORY_TABLE)} AS members,
         EXISTS (SELECT 1 FROM ((SELECT ${clv} FROM rt_ins_old EXCEPT SELECT ${clv} FROM rt_ins_fresh) UNION ALL (SELECT ${clv} FROM rt_ins_fresh EXCEPT SELECT ${clv} FROM rt_ins_old))
           WHERE clv_decile IS NOT NULL OR predicted_clv IS NOT NULL OR revenue IS NOT NULL) AS clv`)
     )[0]!;
-    return { profiles: Number(stats.profiles), earliest: (stats.earliest as string | null) ?? null, membersChanged: stats.members === true, clvChanged: stats.clv === true };
+    return { profiles: Number(stats.profiles), earliest: (stats.earliest as string | null) ?? null, clvChanged: stats.clv === true };
   }
 
 
@@ -579,13 +588,10 @@ export class CdpRefresh {
   /**
    * Realized membership intervals from the transitions (history, plus current rows that have none): per
    * (audience, policy, profile) and day the last status; an interval runs from a day whose last status is
-   * realized to the next day with a transition. `scoped`: only the profiles of `rt_ins_ap`.
+   * realized to the next day with a transition.
    */
-  private intervalsSql(scoped: boolean): string {
-    // Scoped (incremental), every current row has history (`audienceAppendOnly`): the history is all there is.
-    const transitions = scoped
-      ? `SELECT segment_id, merge_policy_id, profile_id, status, "at" FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE profile_id IN (SELECT profile_id FROM rt_ins_ap)`
-      : `SELECT segment_id, merge_policy_id, profile_id, status, "at" FROM ${MEMBERSHIP_HISTORY_TABLE}
+  private intervalsSql(): string {
+    const transitions = `SELECT segment_id, merge_policy_id, profile_id, status, "at" FROM ${MEMBERSHIP_HISTORY_TABLE}
         UNION ALL
         SELECT m.segment_id, m.merge_policy_id, m.profile_id, m.status, m.last_qualification_time FROM ${MEMBERSHIP_TABLE} m
         WHERE NOT EXISTS (SELECT 1 FROM ${MEMBERSHIP_HISTORY_TABLE} h WHERE h.segment_id = m.segment_id AND h.merge_policy_id = m.merge_policy_id AND h.profile_id = m.profile_id)`;
@@ -598,6 +604,30 @@ export class CdpRefresh {
       FROM intervals i JOIN rt_ins_policies p ON p.policy = i.merge_policy_id
         LEFT JOIN ${PROFILE_STATE} x ON x.merge_policy_id = p.merge_policy_id AND x.profile_id = i.profile_id
       WHERE i.status = 'realized'`;
+  }
+
+  /**
+   * The intervals of the profiles of `rt_ins_ap` after the new transitions `rt_ins_t` (per key and day, the
+   * last status of the transitions since the checkpoint), from their old intervals `rt_ins_am_old` instead of
+   * their whole history. Every older transition is at or before the checkpoint's time, so on or before the
+   * first day `first` of a key's new transitions: the key's old intervals starting before `first` stay (an
+   * open one now ends on `first`), the ones starting on `first` give way to that day's new last status, and
+   * the new days make intervals of their own, as in `intervalsSql`. Every interval takes its profile's
+   * current namespaces and CLV.
+   */
+  private static mergedIntervalsSql(): string {
+    return `WITH firsts AS (SELECT segment_id, merge_policy_id, profile_id, min(day) AS first FROM rt_ins_t GROUP BY ALL),
+      kept AS (
+        SELECT o.segment_id, o.merge_policy_id, o.profile_id, o.day, CASE WHEN f.first IS NULL THEN o.until ELSE coalesce(o.until, f.first) END AS until
+        FROM rt_ins_am_old o LEFT JOIN firsts f USING (segment_id, merge_policy_id, profile_id)
+        WHERE f.first IS NULL OR o.day < f.first),
+      fresh AS (
+        SELECT a.segment_id, a.merge_policy_id, a.profile_id, a.day, min(b.day) AS until FROM rt_ins_t a
+        LEFT JOIN rt_ins_t b ON b.segment_id = a.segment_id AND b.merge_policy_id = a.merge_policy_id AND b.profile_id = a.profile_id AND b.day > a.day
+        WHERE a.status = 'realized' GROUP BY ALL),
+      intervals AS (SELECT * FROM kept UNION ALL SELECT * FROM fresh)
+      SELECT i.segment_id, i.merge_policy_id, i.profile_id, i.day, i.until, x.ns_set, x.clv_decile, x.predicted_clv
+      FROM intervals i LEFT JOIN ${PROFILE_STATE} x ON x.merge_policy_id = i.merge_policy_id AND x.profile_id = i.profile_id`;
   }
 
   /** Day deltas of membership intervals (`from`), counted `sign` times: +1 where one starts, −1 where it ends; per namespace too. */
@@ -613,16 +643,24 @@ export class CdpRefresh {
 
   /**
    * Whether the membership tables changed only by appending since `checkpoint`: history rows before its time
-   * unchanged in number (no deletes, nothing back-dated), no current row without history then or now.
+   * unchanged in number (no deletes, nothing back-dated), no current row without history then or now. Returns
+   * the filter of the new transitions on a history time column, or null when the state must be rebuilt: after
+   * `at` when the rows at `at` are still the ones counted then (a segment job stamps a whole run with one time,
+   * so re-reading them would redo the previous run), else from `at` on.
    */
-  private async audienceAppendOnly(checkpoint: AudienceCheckpoint): Promise<boolean> {
+  private async audienceAppendOnly(checkpoint: AudienceCheckpoint): Promise<((column: string) => string) | null> {
     const since = (column: string, at: string | null) => (at === null ? 'true' : `${column} >= ${lit(at)}::TIMESTAMPTZ`);
+    const at = checkpoint.at === null ? null : `${lit(checkpoint.at)}::TIMESTAMPTZ`;
     const row = (
       await this.q(`SELECT (SELECT count(*) FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE NOT ${since('"at"', checkpoint.at)}) AS before,
+        (SELECT count(*) FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE ${at === null ? 'false' : `"at" <= ${at}`}) AS through,
         (SELECT count(*) FROM ${MEMBERSHIP_TABLE} m WHERE ${since('m.last_qualification_time', checkpoint.lqt)} AND NOT EXISTS (
           SELECT 1 FROM ${MEMBERSHIP_HISTORY_TABLE} h WHERE ${since('h."at"', checkpoint.at)} AND h.segment_id = m.segment_id AND h.merge_policy_id = m.merge_policy_id AND h.profile_id = m.profile_id)) AS orphans`)
     )[0];
-    return checkpoint.orphans === 0 && Number(row?.before) === checkpoint.before && Number(row?.orphans) === 0;
+    if (checkpoint.orphans !== 0 || Number(row?.before) !== checkpoint.before || Number(row?.orphans) !== 0) return null;
+    if (at === null) return () => 'true';
+    const strict = checkpoint.through !== undefined && Number(row?.through) === checkpoint.through;
+    return (column) => `${column} ${strict ? '>' : '>='} ${at}`;
   }
 
   /**
@@ -634,7 +672,8 @@ export class CdpRefresh {
    */
   private async audienceFacts(checkpoint: AudienceCheckpoint | null, sameDay: boolean): Promise<string> {
     const pd = `DATE ${lit(this.input.processDate)}`;
-    const incremental = checkpoint !== null && (await this.audienceAppendOnly(checkpoint));
+    const newSince = checkpoint === null ? null : await this.audienceAppendOnly(checkpoint);
+    const incremental = newSince !== null;
     this.audienceMode = incremental ? 'incremental' : 'rebuilt';
     const merge = (table: string, keys: string, perNamespace: boolean) => [
       `CREATE OR REPLACE TEMP TABLE rt_ins_days AS SELECT ${keys}, d, sum(n)::BIGINT AS n FROM (
@@ -644,20 +683,22 @@ export class CdpRefresh {
       `INSERT INTO ${table} SELECT * FROM rt_ins_days`,
     ];
     if (incremental) {
-      const since = (column: string, at: string | null) => (at === null ? 'true' : `${column} >= ${lit(at)}::TIMESTAMPTZ`);
       await this.batch([
-        // Current rows changed since have history since (checked above), so the history names every profile.
-        `CREATE OR REPLACE TEMP TABLE rt_ins_ap AS SELECT DISTINCT profile_id FROM (
-          SELECT profile_id FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE ${since('"at"', checkpoint.at)} UNION ALL SELECT profile_id FROM rt_ins_changed)`,
+        // Current rows changed since have history since (checked above): the transitions since the checkpoint
+        // (read by zone maps, the history being appended in time order) are all that is new.
+        `CREATE OR REPLACE TEMP TABLE rt_ins_t AS SELECT rt_hash32(h.segment_id) AS segment_id, p.merge_policy_id, h.profile_id, ${utcDay('h."at"')} AS day,
+            arg_max(h.status, h."at") AS status
+          FROM ${MEMBERSHIP_HISTORY_TABLE} h JOIN rt_ins_policies p ON p.policy = h.merge_policy_id WHERE ${newSince('h."at"')} GROUP BY ALL`,
+        `CREATE OR REPLACE TEMP TABLE rt_ins_ap AS SELECT DISTINCT profile_id FROM (SELECT profile_id FROM rt_ins_t UNION ALL SELECT profile_id FROM rt_ins_changed)`,
         `CREATE OR REPLACE TEMP TABLE rt_ins_am_old AS SELECT * FROM ${MEMBER_STATE} WHERE profile_id IN (SELECT profile_id FROM rt_ins_ap)`,
         `DELETE FROM ${MEMBER_STATE} WHERE profile_id IN (SELECT profile_id FROM rt_ins_ap)`,
-        `CREATE OR REPLACE TEMP TABLE rt_ins_am_new AS ${this.intervalsSql(true)}`,
+        `CREATE OR REPLACE TEMP TABLE rt_ins_am_new AS ${CdpRefresh.mergedIntervalsSql()}`,
         `INSERT INTO ${MEMBER_STATE} SELECT * FROM rt_ins_am_new`,
         ...merge(SEGMENT_DAYS, 'merge_policy_id, segment_id', false),
         ...merge(SEGMENT_NS_DAYS, 'merge_policy_id, segment_id, ns', true),
         // A new audience's first transition is one of the new ones (older ones would have failed the check).
         `INSERT INTO ${cdp('adwh_dim_segments')} SELECT rt_hash32(segment_id), segment_id, segment_id, min("at")::DATE FROM ${MEMBERSHIP_HISTORY_TABLE}
-          WHERE ${since('"at"', checkpoint.at)} AND rt_hash32(segment_id) NOT IN (SELECT segment_id FROM ${cdp('adwh_dim_segments')}) GROUP BY segment_id`,
+          WHERE ${newSince('"at"')} AND rt_hash32(segment_id) NOT IN (SELECT segment_id FROM ${cdp('adwh_dim_segments')}) GROUP BY segment_id`,
       ]);
     } else {
       const rebuild = (table: string, keys: string, perNamespace: boolean) => [
@@ -666,7 +707,7 @@ export class CdpRefresh {
       ];
       await this.batch([
         `DELETE FROM ${MEMBER_STATE}`,
-        `INSERT INTO ${MEMBER_STATE} ${this.intervalsSql(false)}`,
+        `INSERT INTO ${MEMBER_STATE} ${this.intervalsSql()}`,
         // Audiences: their ids from the membership tables; names come with the audiences' definitions (none yet).
         `DELETE FROM ${cdp('adwh_dim_segments')}`,
         `INSERT INTO ${cdp('adwh_dim_segments')} SELECT rt_hash32(segment_id), segment_id, segment_id, min("at")::DATE FROM (
@@ -690,13 +731,25 @@ export class CdpRefresh {
       adwh_fact_profile_by_segment: perDay(SEGMENT_DAYS, 'x.merge_policy_id, x.segment_id'),
       adwh_fact_profile_by_segment_and_namespace: perDay(SEGMENT_NS_DAYS, 'x.merge_policy_id, x.segment_id, rt_hash32(x.ns)'),
       // A namespace set's id is the hash of its comma-joined namespaces, which is the overlap id.
-      adwh_fact_profile_overlap_of_namespace_by_segment: `SELECT ${pd}, merge_policy_id, segment_id, ns_set, count(*) FROM ${current(MEMBER_STATE)}
-        WHERE ns_set IN (SELECT ns_set FROM ${NS_SETS} WHERE len(namespaces) > 1) GROUP BY ALL`,
+      adwh_fact_profile_overlap_of_namespace_by_segment: 'SELECT * FROM rt_ins_ns_overlaps',
       adwh_fact_profile_by_segment_and_clv_decile: `SELECT ${pd}, merge_policy_id, segment_id, clv_decile, count(*), sum(predicted_clv)
         FROM ${current(MEMBER_STATE)} WHERE clv_decile IS NOT NULL GROUP BY ALL`,
     };
-    await this.q(`CREATE OR REPLACE TEMP TABLE rt_ins_overlaps AS ${overlaps}`);
+    // Members by namespace overlap on the process date: the same, counts of the recomputed profiles replaced.
+    const nsOverlaps = (from: string) => `SELECT merge_policy_id, segment_id, ns_set, count(*) AS n FROM ${current(from)}
+      WHERE ns_set IN (SELECT ns_set FROM ${NS_SETS} WHERE len(namespaces) > 1) GROUP BY ALL`;
+    const namespaceOverlaps = incremental && sameDay
+      ? `SELECT ${pd}, merge_policy_id, segment_id, ns_set, sum(n) FROM (
+          SELECT merge_policy_id, segment_id, overlap_id AS ns_set, count_of_profiles AS n FROM ${cdp('adwh_fact_profile_overlap_of_namespace_by_segment')}
+          UNION ALL SELECT merge_policy_id, segment_id, ns_set, -n FROM (${nsOverlaps('rt_ins_am_old')}) UNION ALL ${nsOverlaps('rt_ins_am_new')}) GROUP BY ALL HAVING sum(n) <> 0`
+      : `SELECT ${pd}, merge_policy_id, segment_id, ns_set, n FROM (${nsOverlaps(MEMBER_STATE)})`;
+    await this.batch([`CREATE OR REPLACE TEMP TABLE rt_ins_overlaps AS ${overlaps}`, `CREATE OR REPLACE TEMP TABLE rt_ins_ns_overlaps AS ${namespaceOverlaps}`]);
     facts.adwh_fact_profile_overlap_of_segments = 'SELECT * FROM rt_ins_overlaps';
+    // For the same process date, CLV by audience changes only with intervals of members that have a decile.
+    if (incremental && sameDay) {
+      const clv = (from: string) => `EXISTS (SELECT 1 FROM ${from} WHERE clv_decile IS NOT NULL)`;
+      if ((await this.q(`SELECT ${clv('rt_ins_am_old')} OR ${clv('rt_ins_am_new')} AS touched`))[0]?.touched !== true) delete facts.adwh_fact_profile_by_segment_and_clv_decile;
+    }
     await this.batch([
       ...Object.entries(facts).flatMap(([table, select]) => [`DELETE FROM ${cdp(table)}`, `INSERT INTO ${cdp(table)} ${select}`]),
       ...['adwh_fact_profile_by_segment', 'adwh_fact_profile_by_segment_and_namespace'].flatMap((table) => [
@@ -706,18 +759,20 @@ export class CdpRefresh {
     ]);
     // The new checkpoint: the latest transition, how many came before it, the latest current row, and
     // (rebuilding) how many current rows have no history; appending keeps that at zero.
-    if (incremental) {
+    if (checkpoint !== null && incremental) {
       // Appending moved the checkpoint only over the new rows (both reads skip older row groups by zone maps).
       const since = (column: string, at: string | null) => (at === null ? 'true' : `${column} >= ${lit(at)}::TIMESTAMPTZ`);
       const next = (
         await this.q(`WITH latest AS (SELECT max("at") AS latest_at FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE ${since('"at"', checkpoint.at)})
           SELECT (SELECT latest_at::VARCHAR FROM latest) AS at,
             (SELECT count(*) FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE ${since('"at"', checkpoint.at)} AND "at" < (SELECT latest_at FROM latest)) AS added,
+            (SELECT count(*) FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE ${since('"at"', checkpoint.at)}) AS since,
             (SELECT max(last_qualification_time)::VARCHAR FROM ${MEMBERSHIP_TABLE} WHERE ${since('last_qualification_time', checkpoint.lqt)}) AS lqt`)
       )[0]!;
       const out: AudienceCheckpoint = {
         at: (next.at as string | null) ?? checkpoint.at,
         before: next.at === null ? checkpoint.before : checkpoint.before + Number(next.added),
+        through: next.at === null ? checkpoint.through : checkpoint.before + Number(next.since),
         lqt: (next.lqt as string | null) ?? checkpoint.lqt,
         orphans: 0,
       };
@@ -726,10 +781,11 @@ export class CdpRefresh {
     const next = (
       await this.q(`SELECT (SELECT max("at")::VARCHAR FROM ${MEMBERSHIP_HISTORY_TABLE}) AS at,
         (SELECT count(*) FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE "at" < (SELECT max("at") FROM ${MEMBERSHIP_HISTORY_TABLE})) AS before,
+        (SELECT count(*) FROM ${MEMBERSHIP_HISTORY_TABLE}) AS through,
         (SELECT max(last_qualification_time)::VARCHAR FROM ${MEMBERSHIP_TABLE}) AS lqt,
         (SELECT count(*) FROM ${MEMBERSHIP_TABLE} m WHERE NOT EXISTS (SELECT 1 FROM ${MEMBERSHIP_HISTORY_TABLE} h WHERE h.segment_id = m.segment_id AND h.merge_policy_id = m.merge_policy_id AND h.profile_id = m.profile_id)) AS orphans`)
     )[0]!;
-    const out: AudienceCheckpoint = { at: (next.at as string | null) ?? null, before: Number(next.before), lqt: (next.lqt as string | null) ?? null, orphans: Number(next.orphans) };
+    const out: AudienceCheckpoint = { at: (next.at as string | null) ?? null, before: Number(next.before), through: Number(next.through), lqt: (next.lqt as string | null) ?? null, orphans: Number(next.orphans) };
     return JSON.stringify(out);
   }
 

@@ -147,14 +147,21 @@ export class InsightsService {
     const at = isoNow(deps.clock);
     await deps.metadata.documents.create({ sandbox, kind: RUN_KIND, id: run.id, parentId: null, body: run as unknown as JsonValue, createdAt: at, updatedAt: at });
     const t0 = performance.now();
+    // With ROUNDTRIP_INSIGHTS_TRACE set, the time of each phase around the refresh's statements too.
+    const phase = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+      const started = performance.now();
+      const out = await work();
+      if (process.env.ROUNDTRIP_INSIGHTS_TRACE) console.error(`[insights] ${(performance.now() - started).toFixed(1).padStart(8)} ms  (${name})`);
+      return out;
+    };
     try {
-      await deps.identity.sync(sandbox);
+      await phase('identity sync', () => deps.identity.sync(sandbox));
       const warehouse = await deps.warehouse.sandbox(sandbox);
-      await ensureMembershipTables(warehouse);
+      await phase('membership tables', () => ensureMembershipTables(warehouse));
       const session = await warehouse.openSession();
       try {
-        const input = await this.refreshInput(sandbox, session, processDate, Boolean(options.full));
-        const outcome = await new CdpRefresh(input).run();
+        const input = await phase('refresh input', () => this.refreshInput(sandbox, session, processDate, Boolean(options.full)));
+        const outcome = await phase('refresh', () => new CdpRefresh(input).run());
         Object.assign(run, outcome, { status: 'success' });
       } finally {
         session.close();

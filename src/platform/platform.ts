@@ -153,6 +153,7 @@ export class Platform {
     this.campaigns = new Campaigns({ dataDir: config.dataDir, ...(config.secretKey ? { secretKey: config.secretKey } : {}), tenant: config.tenant, metadata, warehouse, registry: this.registry, datasets: this.datasets, streaming: this.streaming, batchIngestion: this.batchIngestion, identity: this.identity, mergePolicies: this.mergePolicies, profileStore: this.profileStore, audit: this.audit, clock });
     this.campaigns.registerJobs(this.jobs);
     this.campaigns.connect({ insights: this.insights, dashboards: this.dashboards });
+    this.sandboxes.onProvision((sandbox) => this.dashboards.ensureStandard(sandbox));
     this.backups = new Backups({ dataDir: config.dataDir, ...(config.secretKey ? { secretKey: config.secretKey } : {}), metadata, warehouse, audit: this.audit, clock, flushStreaming: () => this.streaming.flush() });
     this.privacy = new PrivacyService(metadata, warehouse, this.identity, this.mergePolicies, this.audit, clock, {
       beforeDelete: () => this.streaming.flush(),
@@ -197,6 +198,10 @@ export async function openPlatform(config: Config, clock: Clock = systemClock): 
   const platform = new Platform(config, metadata, warehouse, clock);
   // Replays whatever streaming acknowledged but had not applied when the last process stopped.
   platform.streaming.recover();
+  // Standard dashboards come with a sandbox; prod of a data directory from before that gets them on first open.
+  if (await metadata.sandboxes.get(PRODUCTION_SANDBOX)) {
+    await platform.dashboards.ensureStandard(PRODUCTION_SANDBOX).catch((error: unknown) => console.warn('[dashboards] standard dashboards not provisioned at open (the next read retries):', (error as Error).message));
+  }
   return platform;
 }
 
