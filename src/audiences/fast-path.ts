@@ -409,20 +409,28 @@ export class FastPath {
   private async refill(sandbox: string, state: SandboxState): Promise<void> {
     // After the notifying write commits (the listener runs inside it).
     await new Promise((r) => setImmediate(r));
-    while (state.refills.size > 0 && !this.closed) {
-      const todo = [...state.refills];
-      state.refills.clear();
+    await this.drain(sandbox, state, state.refills, 'Reading profile attributes again for', async (warehouse, policy, list, ids) => {
+      await state.attributes.load(warehouse, policy, [...ids], [...new Set(list.flatMap((s) => s.prepared.features.profileAttributes))]);
+    });
+  }
+
+  /**
+   * Works off a per-policy queue of background work until it stays empty (what arrives meanwhile is taken by the
+   * next pass), with the policy and its fast segments; a failure is logged, and the slow path decides.
+   */
+  private async drain<T>(sandbox: string, state: SandboxState, queue: Map<string, T>, what: string, work: (warehouse: SandboxWarehouse, policy: MergePolicyRecord, list: StreamingSegment[], item: T) => Promise<void>): Promise<void> {
+    while (queue.size > 0 && !this.closed) {
+      const todo = [...queue];
+      queue.clear();
       try {
         const warehouse = await this.deps.warehouse(sandbox);
         const segments = (await this.deps.segments(sandbox)).filter(fastEligible);
-        for (const [policyId, ids] of todo) {
+        for (const [policyId, item] of todo) {
           const list = segments.filter((s) => s.definition.body.mergePolicyId === policyId);
-          if (list.length === 0) continue;
-          const policy = await this.policy(sandbox, state, policyId);
-          await state.attributes.load(warehouse, policy, [...ids], [...new Set(list.flatMap((s) => s.prepared.features.profileAttributes))]);
+          if (list.length > 0) await work(warehouse, await this.policy(sandbox, state, policyId), list, item);
         }
       } catch (error) {
-        this.deps.warn(`Reading profile attributes again for fast streaming evaluation of sandbox ${sandbox} failed`, error);
+        this.deps.warn(`${what} fast streaming evaluation of sandbox ${sandbox} failed; the slow path decides`, error);
       }
     }
   }
@@ -730,45 +738,32 @@ export class FastPath {
 
   /** Reads the stored recent events (and nodes) of the waiting profiles, many at a time per policy, then decides them. */
   private async seed(sandbox: string, state: SandboxState): Promise<void> {
-    while (state.seeds.size > 0) {
-      const todo = [...state.seeds];
-      state.seeds.clear();
-      try {
-        const warehouse = await this.deps.warehouse(sandbox);
-        const segments = (await this.deps.segments(sandbox)).filter(fastEligible);
-        for (const [policyId, waiting] of todo) {
-          const list = segments.filter((s) => s.definition.body.mergePolicyId === policyId);
-          if (list.length === 0) continue;
-          const policy = await this.policy(sandbox, state, policyId);
-          const ids = [...waiting.keys()];
-          const generations = new Map(ids.map((id) => [id, this.profileState(state, policyId, id).generation]));
-          const since = new Date(this.deps.clock.now().getTime() - this.lookbackMs(list) - 1000);
-          const nodes = new Map<number, Set<number>>();
-          if (policy.idStitching !== 'none') {
-            for (const chunk of chunks(ids, 4096)) {
-              for (const r of (await warehouse.query(`SELECT node, graph FROM ${NODES} WHERE graph IN (${intList(chunk)})`)).rows) {
-                const set = nodes.get(Number(r.graph)) ?? new Set<number>();
-                set.add(Number(r.node));
-                nodes.set(Number(r.graph), set);
-              }
-            }
-          } else ids.forEach((id) => nodes.set(id, new Set([id])));
-          const events = await profileEvents(warehouse, policy, await this.deps.eventDatasets(sandbox), ids, since);
-          for (const id of ids) {
-            const p = this.profileState(state, policyId, id);
-            // Reset meanwhile (a merge or unmerge): its ring is read again on its next decision.
-            if (p.generation !== generations.get(id)) continue;
-            for (const e of events.get(id) ?? []) this.append(p, e);
-            p.events.sort((a, b) => eventTime(a) - eventTime(b));
-            p.nodes = new Set([...(nodes.get(id) ?? []), ...p.nodes]);
-            p.seeded = true;
+    await this.drain(sandbox, state, state.seeds, 'Reading recent events for', async (warehouse, policy, list, waiting) => {
+      const ids = [...waiting.keys()];
+      const generations = new Map(ids.map((id) => [id, this.profileState(state, policy.id, id).generation]));
+      const since = new Date(this.deps.clock.now().getTime() - this.lookbackMs(list) - 1000);
+      const nodes = new Map<number, Set<number>>();
+      if (policy.idStitching !== 'none') {
+        for (const chunk of chunks(ids, 4096)) {
+          for (const r of (await warehouse.query(`SELECT node, graph FROM ${NODES} WHERE graph IN (${intList(chunk)})`)).rows) {
+            const set = nodes.get(Number(r.graph)) ?? new Set<number>();
+            set.add(Number(r.node));
+            nodes.set(Number(r.graph), set);
           }
-          await this.decide(sandbox, state, warehouse, policy, list, waiting);
         }
-      } catch (error) {
-        this.deps.warn(`Reading recent events for fast streaming evaluation of sandbox ${sandbox} failed; the slow path decides`, error);
+      } else ids.forEach((id) => nodes.set(id, new Set([id])));
+      const events = await profileEvents(warehouse, policy, await this.deps.eventDatasets(sandbox), ids, since);
+      for (const id of ids) {
+        const p = this.profileState(state, policy.id, id);
+        // Reset meanwhile (a merge or unmerge): its ring is read again on its next decision.
+        if (p.generation !== generations.get(id)) continue;
+        for (const e of events.get(id) ?? []) this.append(p, e);
+        p.events.sort((a, b) => eventTime(a) - eventTime(b));
+        p.nodes = new Set([...(nodes.get(id) ?? []), ...p.nodes]);
+        p.seeded = true;
       }
-    }
+      await this.decide(sandbox, state, warehouse, policy, list, waiting);
+    });
   }
 
   private append(p: ProfileState, event: ProfileEvent): void {
