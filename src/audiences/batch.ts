@@ -4,8 +4,14 @@
  * they just wrote), then turned into membership transitions in one diff per layer.
  *
  * The events relation is materialised once per run (a TEMP table sorted by profile) when some segment reads
- * events. Within a layer each segment is one `INSERT … SELECT` into the qualified pairs: measured against one
- * SELECT carrying every segment's boolean (`ROUNDTRIP_AUDIENCE_ONE_PASS=1`), separate statements were about 2×
+ * events, with only the event columns the compiled segments read (`eventColumnsRead`; all when one uses whole
+ * rows), so that `identityMap` and unread field groups are never read. It is dropped before the profile maps
+ * are rebuilt: that rebuild (one `list()` aggregate per profile) was what ran out of memory, and now works in
+ * profile-id ranges sized to the memory limit (`refreshProfileMaps`), so that a job over 1M profiles and 20M
+ * events runs at the default 4 GB.
+ *
+ * Within a layer each segment is one `INSERT … SELECT` into the qualified pairs: measured against one SELECT
+ * carrying every segment's boolean (`ROUNDTRIP_AUDIENCE_ONE_PASS=1`), separate statements were about 2×
  * faster at 50 audiences, since DuckDB decorrelates each subquery into its own join either way and the single
  * wide plan only adds work. `bench/audiences.ts` compares this with hand-written SQL.
  */
@@ -15,6 +21,7 @@ import { RoundtripError, isRoundtripError } from '../core/errors.ts';
 import type { DatasetRecord, MergePolicyRecord } from '../ports/metadata-store.ts';
 import type { SandboxWarehouse } from '../ports/warehouse.ts';
 import { toSql, type Prepared } from './engine.ts';
+import { eventColumnsRead } from './pql/index.ts';
 import { eventsRelationSql, materialiseEvents } from './events-relation.ts';
 import { MEMBERSHIP_TABLE, ensureMembershipTables } from './membership-tables.ts';
 import { applyQualified, refreshProfileMaps, type Transitions } from './membership.ts';
@@ -59,6 +66,17 @@ export function onePassSql(profileTable: string, segments: readonly { id: string
   return `SELECT profile_id, segment_id FROM (SELECT profile_id, unnest(list_filter([${flags}], x -> x IS NOT NULL)) AS segment_id FROM ${quoteIdent(profileTable)} p ${where})`;
 }
 
+/** The event columns the compiled segments read together; null (all) when one of them uses whole rows. */
+function eventColumnsOf(sqls: readonly string[]): string[] | null {
+  const columns = new Set<string>();
+  for (const sql of sqls) {
+    const read = eventColumnsRead(sql, EVENTS_TEMP);
+    if (read === null) return null;
+    for (const c of read) columns.add(c);
+  }
+  return [...columns];
+}
+
 /** Runs a statement built from compiled PQL; the engine's refusal becomes a user error naming the segment. */
 async function compiled<T>(what: string, work: () => Promise<T>): Promise<T> {
   try {
@@ -76,15 +94,13 @@ export async function evaluateBatch(input: BatchInput): Promise<BatchResult> {
   const timings = { eventsMs: 0, evaluateMs: 0, writeMs: 0, mapsMs: 0 };
   const segments = new Map<string, { realized: number; entered: number; exited: number }>();
   try {
-    const all = input.layers.flat();
+    const compiledLayers = input.layers.map((layer) => layer.map((s) => ({ id: s.id, sql: toSql(s.prepared, { profileAlias: 'p', eventsTable: EVENTS_TEMP, membershipTable: MEMBERSHIP_VIEW, now }) })));
     const scope = input.profiles ? `WHERE p.profile_id IN (${input.profiles})` : '';
     let t = performance.now();
     let events = 0;
-    if (all.some((s) => s.prepared.features.eventReferences > 0)) {
-      if (input.profiles) {
-        await session.query(`CREATE OR REPLACE TEMP TABLE ${EVENTS_TEMP} AS SELECT * FROM (${eventsRelationSql(policy, input.eventDatasets)}) WHERE profile_id IN (${input.profiles}) ORDER BY profile_id`);
-        events = Number((await session.query(`SELECT count(*) AS n FROM ${EVENTS_TEMP}`)).rows[0]?.n ?? 0);
-      } else events = await materialiseEvents(session, EVENTS_TEMP, policy, input.eventDatasets);
+    if (input.layers.flat().some((s) => s.prepared.features.eventReferences > 0)) {
+      const columns = eventColumnsOf(compiledLayers.flat().map((c) => c.sql));
+      events = await materialiseEvents(session, EVENTS_TEMP, policy, input.eventDatasets, { columns, profiles: input.profiles });
     } else {
       await session.query(`CREATE OR REPLACE TEMP TABLE ${EVENTS_TEMP} AS ${eventsRelationSql(policy, [])}`);
     }
@@ -92,9 +108,9 @@ export async function evaluateBatch(input: BatchInput): Promise<BatchResult> {
     await session.query(`CREATE OR REPLACE TEMP VIEW ${MEMBERSHIP_VIEW} AS SELECT segment_id, profile_id, status FROM ${MEMBERSHIP_TABLE} WHERE merge_policy_id = ${quoteLiteral(policy.id)}`);
     await session.query(`CREATE OR REPLACE TEMP TABLE ${CHANGED_TEMP} (profile_id BIGINT)`);
     const totalProfiles = Number((await session.query(`SELECT count(*) AS n FROM ${quoteIdent(policy.snapshotTable)} p ${scope}`)).rows[0]?.n ?? 0);
-    for (const layer of input.layers) {
+    for (const [index, layer] of input.layers.entries()) {
       t = performance.now();
-      const sqls = layer.map((s) => ({ id: s.id, sql: toSql(s.prepared, { profileAlias: 'p', eventsTable: EVENTS_TEMP, membershipTable: MEMBERSHIP_VIEW, now }) }));
+      const sqls = compiledLayers[index]!;
       await session.query(`CREATE OR REPLACE TEMP TABLE ${QUALIFIED_TEMP} (profile_id BIGINT, segment_id VARCHAR)`);
       if (ONE_PASS) {
         await compiled(`segments ${layer.map((s) => s.id).join(', ')}`, () => session.query(`INSERT INTO ${QUALIFIED_TEMP} ${onePassSql(policy.snapshotTable, sqls, scope)}`));
@@ -116,6 +132,7 @@ export async function evaluateBatch(input: BatchInput): Promise<BatchResult> {
         now,
         source: input.source,
         scratch: CHANGES_TEMP,
+        unique: true,
       });
       if (transitions.total > 0) await session.query(`INSERT INTO ${CHANGED_TEMP} SELECT DISTINCT profile_id FROM ${CHANGES_TEMP}`);
       const realized = await session.query(`SELECT segment_id, count(*) AS n FROM ${QUALIFIED_TEMP} GROUP BY 1`);
@@ -123,6 +140,8 @@ export async function evaluateBatch(input: BatchInput): Promise<BatchResult> {
       for (const s of layer) segments.set(s.id, { realized: counts.get(s.id) ?? 0, entered: transitions.entered.get(s.id) ?? 0, exited: transitions.exited.get(s.id) ?? 0 });
       timings.writeMs += performance.now() - t;
     }
+    // The maps' aggregation is the job's largest memory user: the events and scratch tables go first.
+    await session.query(`DROP TABLE IF EXISTS ${EVENTS_TEMP}; DROP TABLE IF EXISTS ${QUALIFIED_TEMP}; DROP TABLE IF EXISTS ${CHANGES_TEMP}`);
     t = performance.now();
     const changed = Number((await session.query(`SELECT count(*) AS n FROM ${CHANGED_TEMP}`)).rows[0]?.n ?? 0);
     if (changed > 0) await refreshProfileMaps(input.graph, warehouse, policy, session, `SELECT DISTINCT profile_id FROM ${CHANGED_TEMP}`);

@@ -48,12 +48,30 @@ export function eventsRelationSql(policy: Pick<MergePolicyRecord, 'idStitching'>
   return parts.join('\nUNION ALL BY NAME\n');
 }
 
+export interface MaterialiseOptions {
+  /**
+   * Event columns to keep (besides `profile_id` and `timestamp`; names the relation lacks are left out);
+   * undefined or null: every column. Projecting lets DuckDB skip the unread columns in the datasets' scans.
+   */
+  columns?: readonly string[] | null;
+  /** SQL relation (`profile_id`) restricting the events to some profiles; undefined: all. */
+  profiles?: string;
+}
+
 /**
  * Materialises the events relation as a TEMP table of the session (dropped with it), sorted by profile so the
  * per-profile joins of the compiled expressions read it in order. Returns its row count.
  */
-export async function materialiseEvents(session: WarehouseSession, table: string, policy: Pick<MergePolicyRecord, 'idStitching'>, datasets: readonly DatasetRecord[]): Promise<number> {
-  await session.query(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(table)} AS SELECT * FROM (${eventsRelationSql(policy, datasets)}) ORDER BY profile_id`);
+export async function materialiseEvents(session: WarehouseSession, table: string, policy: Pick<MergePolicyRecord, 'idStitching'>, datasets: readonly DatasetRecord[], options: MaterialiseOptions = {}): Promise<number> {
+  const relation = eventsRelationSql(policy, datasets);
+  let select = '*';
+  if (options.columns) {
+    const available = new Set((await session.query(`DESCRIBE ${relation}`)).rows.map((r) => r.column_name as string));
+    const kept = [...new Set(['profile_id', 'timestamp', ...options.columns])].filter((c) => available.has(c));
+    select = kept.map(quoteIdent).join(', ');
+  }
+  const where = options.profiles ? `WHERE profile_id IN (${options.profiles})` : '';
+  await session.query(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(table)} AS SELECT ${select} FROM (${relation}) ${where} ORDER BY profile_id`);
   const row = (await session.query(`SELECT count(*) AS n FROM ${quoteIdent(table)}`)).rows[0];
   return Number(row?.n ?? 0);
 }

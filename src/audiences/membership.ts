@@ -6,8 +6,9 @@
  * a profile that qualifies and was not realized enters (`realized`), a realized profile of the scope that no
  * longer qualifies leaves (`exited`). Each transition bumps the row's `version`, stamps
  * `last_qualification_time` and appends one history row with its `source` (the job id, `streaming`,
- * `external`). The profile tables' `segmentMembership` maps of the profiles that changed are then rebuilt from
- * the membership table with the same SQL the profile merge uses (`segmentMembershipSql`).
+ * `external`). Only transitions are written: a job that changes nothing writes nothing. The profile tables'
+ * `segmentMembership` maps of the profiles that changed are then rebuilt from the membership table with the
+ * same aggregate the profile merge uses (`segmentMembershipAggregateSql`), range by range when many changed.
  *
  * Exited rows older than 30 days are purged (reference §2.4); history rows are kept (trendlines, audits).
  */
@@ -15,7 +16,7 @@ import type { IdentityGraph } from '../identity/graph.ts';
 import { quoteIdent, quoteLiteral } from '../identity/sql.ts';
 import type { MergePolicyRecord } from '../ports/metadata-store.ts';
 import type { SandboxWarehouse, WarehouseSession } from '../ports/warehouse.ts';
-import { segmentMembershipAggregateSql } from '../profile/merge-sql.ts';
+import { SEGMENT_MEMBERSHIP_TYPE, segmentMembershipAggregateSql } from '../profile/merge-sql.ts';
 import { MEMBERSHIP_HISTORY_TABLE, MEMBERSHIP_TABLE, ensureMembershipTables } from './membership-tables.ts';
 
 /** Days an exited membership is kept before the purge removes it. */
@@ -35,6 +36,8 @@ export interface ApplyOptions {
   source: string;
   /** Scratch table name for the transitions (TEMP, in the session). */
   scratch: string;
+  /** `qualified` holds each pair once (a batch job's per-segment SELECTs): no DISTINCT over it. */
+  unique?: boolean;
 }
 
 export interface Transitions {
@@ -58,23 +61,27 @@ export async function applyQualified(sql: Sql, options: ApplyOptions): Promise<T
   const changes = quoteIdent(scratch);
   await sql.query(`CREATE OR REPLACE TEMP TABLE ${changes} AS
     WITH cur AS (SELECT segment_id, profile_id, status, version FROM ${MEMBERSHIP_TABLE} WHERE merge_policy_id = ${quoteLiteral(policy.id)} AND segment_id IN (${list})),
-    q AS (SELECT DISTINCT segment_id, profile_id FROM ${quoteIdent(qualified)} WHERE segment_id IN (${list}))
+    q AS (SELECT ${options.unique ? '' : 'DISTINCT '}segment_id, profile_id FROM ${quoteIdent(qualified)} WHERE segment_id IN (${list}))
     SELECT coalesce(q.segment_id, cur.segment_id) AS segment_id, coalesce(q.profile_id, cur.profile_id) AS profile_id,
       CASE WHEN q.profile_id IS NOT NULL THEN 'realized' ELSE 'exited' END AS status,
       coalesce(cur.version, 0) + 1 AS version, cur.profile_id IS NOT NULL AS existing
     FROM q FULL OUTER JOIN cur ON cur.segment_id = q.segment_id AND cur.profile_id = q.profile_id
     WHERE (q.profile_id IS NOT NULL AND coalesce(cur.status, '') <> 'realized')
        OR (q.profile_id IS NULL AND cur.status = 'realized' ${inScope})`);
-  const counts = await sql.query(`SELECT segment_id, status, count(*) AS n FROM ${changes} GROUP BY ALL`);
+  const counts = await sql.query(`SELECT segment_id, status, count(*) AS n, count(*) FILTER (WHERE existing) AS existing FROM ${changes} GROUP BY ALL`);
   let total = 0;
+  let existing = 0;
   for (const r of counts.rows) {
     (r.status === 'realized' ? entered : exited).set(r.segment_id as string, Number(r.n));
     total += Number(r.n);
+    existing += Number(r.existing);
   }
   if (total === 0) return { entered, exited, total };
+  // New members only (a first job): nothing to replace, and the DELETE's join over the table is skipped.
+  const replace = existing === 0 ? '' : `DELETE FROM ${MEMBERSHIP_TABLE} m USING ${changes} c
+      WHERE c.existing AND m.merge_policy_id = ${quoteLiteral(policy.id)} AND m.segment_id = c.segment_id AND m.profile_id = c.profile_id;`;
   await sql.query(`BEGIN TRANSACTION;
-    DELETE FROM ${MEMBERSHIP_TABLE} m USING ${changes} c
-      WHERE c.existing AND m.merge_policy_id = ${quoteLiteral(policy.id)} AND m.segment_id = c.segment_id AND m.profile_id = c.profile_id;
+    ${replace}
     INSERT INTO ${MEMBERSHIP_TABLE} SELECT segment_id, ${quoteLiteral(policy.id)}, profile_id, status, ${at}, version FROM ${changes};
     INSERT INTO ${MEMBERSHIP_HISTORY_TABLE} SELECT segment_id, ${quoteLiteral(policy.id)}, profile_id, status, ${at}, ${quoteLiteral(source)} FROM ${changes};
     COMMIT`);
@@ -82,17 +89,131 @@ export async function applyQualified(sql: Sql, options: ApplyOptions): Promise<T
 }
 
 /**
+ * How `refreshProfileMaps` bounds its work. The map of a profile is a `list()` aggregate over its membership
+ * rows, whose state DuckDB keeps in memory: one statement over 17M rows (50 audiences × 1M profiles) needed
+ * more than 7 GB, so large refreshes aggregate profile-id ranges of about `chunkRows` membership rows each
+ * into a scratch table. Writing the maps back: an UPDATE of a nested column is a delete and re-insert of the
+ * whole row (and its index entries) in DuckDB, measured 6–10× the cost per row of rewriting the table with
+ * `CREATE OR REPLACE TABLE … AS` (indexes recreated), so from `rewriteFraction` of the table on the table is
+ * rewritten instead.
+ */
+export interface MapRefreshTuning {
+  /** Up to this many profiles: one UPDATE with the aggregate inline (the streaming paths' few profiles). */
+  inlineProfiles?: number;
+  /** Membership rows aggregated per statement; default: one per KiB of DuckDB's memory limit (a row's list
+   * state measured about 270 bytes, so a chunk takes about a quarter of the memory). */
+  chunkRows?: number;
+  /** Share of the table's rows from which the table is rewritten rather than updated. */
+  rewriteFraction?: number;
+}
+
+const MAP_TUNING = { inlineProfiles: 2_000, rewriteFraction: 0.05 };
+const MAPS_SCRATCH = '_rt_aud_maps';
+const MAPS_SCOPE = '_rt_aud_maps_scope';
+
+/**
  * Rebuilds the `segmentMembership` column of the policy's profile table for the profiles in `profiles` (a SQL
  * relation with `profile_id`, readable by `sql`; undefined: all). Runs under the graph's lock, since the
- * profile store rewrites rows of the same table after graph changes.
+ * profile store rewrites rows of the same table after graph changes. The statements that share scratch
+ * tables go as one multi-statement query, so that `sql` may be a session or the warehouse's pool.
  */
-export async function refreshProfileMaps(graph: IdentityGraph, warehouse: SandboxWarehouse, policy: MergePolicyRecord, sql: Sql, profiles?: string): Promise<void> {
+export async function refreshProfileMaps(graph: IdentityGraph, warehouse: SandboxWarehouse, policy: MergePolicyRecord, sql: Sql, profiles?: string, tuning: MapRefreshTuning = {}): Promise<void> {
   if (!(await warehouse.listTables()).includes(policy.snapshotTable)) return;
+  const t = { ...MAP_TUNING, ...tuning };
   const table = quoteIdent(policy.snapshotTable);
-  const scope = profiles ? `WHERE t.profile_id IN (SELECT profile_id FROM (${profiles}))` : '';
-  const maps = `SELECT t.profile_id, ${segmentMembershipAggregateSql('m')} AS map FROM ${table} t
-    LEFT JOIN ${MEMBERSHIP_TABLE} m ON m.profile_id = t.profile_id AND m.merge_policy_id = ${quoteLiteral(policy.id)} ${scope} GROUP BY t.profile_id`;
-  await graph.withLock(warehouse.sandbox, () => sql.query(`UPDATE ${table} SET "segmentMembership" = s.map FROM (${maps}) s WHERE ${table}.profile_id = s.profile_id`));
+  const tableRows = (): Promise<number> => countOf(sql, `SELECT count(*) AS n FROM ${table}`);
+  const scoped = profiles ? await countOf(sql, `SELECT count(DISTINCT profile_id) AS n FROM (${profiles})`) : null;
+  if (scoped === 0) return;
+  await graph.withLock(warehouse.sandbox, async () => {
+    const changed = scoped ?? (await tableRows());
+    if (changed <= t.inlineProfiles) {
+      const scope = profiles ? `WHERE t.profile_id IN (SELECT profile_id FROM (${profiles}))` : '';
+      const maps = `SELECT t.profile_id, ${segmentMembershipAggregateSql('m')} AS map FROM ${table} t
+        LEFT JOIN ${MEMBERSHIP_TABLE} m ON m.profile_id = t.profile_id AND m.merge_policy_id = ${quoteLiteral(policy.id)} ${scope} GROUP BY t.profile_id`;
+      await sql.query(`UPDATE ${table} SET "segmentMembership" = s.map FROM (${maps}) s WHERE ${table}.profile_id = s.profile_id`);
+      return;
+    }
+    const chunkRows = t.chunkRows ?? Math.max(50_000, Math.floor((await memoryLimitBytes(sql)) / 1024));
+    await rebuildMaps(sql, policy, { profiles, rewrite: changed >= t.rewriteFraction * (await tableRows()), chunkRows });
+  });
+}
+
+const UNITS: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KIB: 2 ** 10, MIB: 2 ** 20, GIB: 2 ** 30, TIB: 2 ** 40 };
+
+/** DuckDB's memory limit in bytes (`current_setting` prints it as `3.7 GiB`); 1 GiB when unreadable. */
+export async function memoryLimitBytes(sql: Sql): Promise<number> {
+  const value = (await sql.query(`SELECT current_setting('memory_limit') AS m`)).rows[0]?.m;
+  const text = typeof value === 'string' ? value : '';
+  const match = /^([0-9.]+)\s*([A-Za-z]+)$/.exec(text.trim());
+  const unit = match ? UNITS[match[2]!.toUpperCase()] : undefined;
+  return match && unit ? Number(match[1]) * unit : 2 ** 30;
+}
+
+async function countOf(sql: Sql, statement: string): Promise<number> {
+  return Number((await sql.query(statement)).rows[0]?.n ?? 0);
+}
+
+/** Profile-id ranges `[lo, hi]` holding about `budget` rows of `relation` (`profile_id`) each, in order. */
+export async function profileRanges(sql: Sql, relation: string, budget: number): Promise<[number, number][]> {
+  const buckets = await sql.query(`WITH r AS (${relation}), b AS (SELECT min(profile_id) AS lo, max(profile_id) AS hi FROM r)
+    SELECT min(r.profile_id) AS lo, max(r.profile_id) AS hi, count(*) AS n FROM r, b
+    GROUP BY (r.profile_id - b.lo) // greatest(1, (b.hi - b.lo) // 1024 + 1) ORDER BY 1`);
+  const ranges: [number, number][] = [];
+  let rows = 0;
+  for (const bucket of buckets.rows) {
+    const [lo, hi, n] = [Number(bucket.lo), Number(bucket.hi), Number(bucket.n)];
+    const last = ranges.at(-1);
+    if (last && rows + n <= budget) {
+      last[1] = hi;
+      rows += n;
+    } else {
+      ranges.push([lo, hi]);
+      rows = n;
+    }
+  }
+  return ranges;
+}
+
+/**
+ * The large refresh: the changed profiles' ids into a scratch table, their maps aggregated range by range
+ * into another, then one transaction writes them back (table rewrite with its indexes, or UPDATE).
+ */
+async function rebuildMaps(sql: Sql, policy: MergePolicyRecord, options: { profiles: string | undefined; rewrite: boolean; chunkRows: number }): Promise<void> {
+  const table = quoteIdent(policy.snapshotTable);
+  const ofPolicy = `m.merge_policy_id = ${quoteLiteral(policy.id)}`;
+  const scoped = options.profiles ? ` AND m.profile_id IN (SELECT profile_id FROM (${options.profiles}))` : '';
+  const ranges = await profileRanges(sql, `SELECT m.profile_id FROM ${MEMBERSHIP_TABLE} m WHERE ${ofPolicy}${scoped}`, options.chunkRows);
+  const scope = options.profiles ? `SELECT DISTINCT profile_id FROM (${options.profiles})` : `SELECT profile_id FROM ${table}`;
+  const inScope = `m.profile_id IN (SELECT profile_id FROM ${MAPS_SCOPE})`;
+  const aggregates = ranges.map(([lo, hi]) =>
+    `INSERT INTO ${MAPS_SCRATCH} SELECT m.profile_id, ${segmentMembershipAggregateSql('m')} FROM ${MEMBERSHIP_TABLE} m
+      WHERE ${ofPolicy} AND m.profile_id BETWEEN ${lo} AND ${hi} AND ${inScope} GROUP BY m.profile_id;`);
+  const map = `coalesce(s.map, MAP {}::${SEGMENT_MEMBERSHIP_TYPE})`;
+  const drop = `DROP TABLE IF EXISTS ${MAPS_SCRATCH}; DROP TABLE IF EXISTS ${MAPS_SCOPE};`;
+  let write: string;
+  if (options.rewrite) {
+    const indexes = await sql.query(`SELECT sql FROM duckdb_indexes() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ${quoteLiteral(policy.snapshotTable)}`);
+    write = `CREATE OR REPLACE TABLE ${table} AS SELECT t.* REPLACE (CASE WHEN c.profile_id IS NULL THEN t."segmentMembership" ELSE ${map} END AS "segmentMembership")
+        FROM ${table} t LEFT JOIN ${MAPS_SCOPE} c ON c.profile_id = t.profile_id LEFT JOIN ${MAPS_SCRATCH} s ON s.profile_id = t.profile_id;
+      ${indexes.rows.map((r) => r.sql as string).join('\n')}`;
+  } else {
+    write = `UPDATE ${table} SET "segmentMembership" = x.map FROM (SELECT c.profile_id, ${map} AS map FROM ${MAPS_SCOPE} c LEFT JOIN ${MAPS_SCRATCH} s ON s.profile_id = c.profile_id) x
+      WHERE ${table}.profile_id = x.profile_id;`;
+  }
+  try {
+    await sql.query(`CREATE OR REPLACE TEMP TABLE ${MAPS_SCOPE} AS ${scope};
+      CREATE OR REPLACE TEMP TABLE ${MAPS_SCRATCH} (profile_id BIGINT, map ${SEGMENT_MEMBERSHIP_TYPE});
+      ${aggregates.join('\n')}
+      BEGIN TRANSACTION;
+      ${write}
+      COMMIT;
+      ${drop}`);
+  } catch (error) {
+    // ROLLBACK fails harmlessly when the failure came before the transaction began.
+    await sql.query('ROLLBACK').catch(() => undefined);
+    await sql.query(drop).catch(() => undefined);
+    throw error;
+  }
 }
 
 /** Deletes exited memberships whose last qualification is older than the retention; returns how many. */

@@ -11,6 +11,7 @@ import { print } from './printer.ts';
 import { compile } from './sql-compiler.ts';
 
 export type * from './ast.ts';
+export { eventColumnsRead } from './event-columns.ts';
 export type { PqlFeatures } from './features.ts';
 
 /** Parses PQL text; throws RoundtripError('RT_PQL_SYNTAX', msg, { line, column, near }). */
