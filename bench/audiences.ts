@@ -226,6 +226,9 @@ try {
   const created = await app.inject({ method: 'POST', url: '/streaming/connections', payload: { name: 'bench', dataset: 'events', profileDataset: 'members' } });
   const { connection, secret } = created.json<{ connection: { id: string }; secret: string }>();
   await new Promise((r) => setTimeout(r, 1200)); // the graph follower subscribes to the bus on its first poll
+  // Steady state before the stream: the fast path's preloads (memberships, identities, attributes) and the slow
+  // path's first rounds over the segments just created.
+  await timed('streaming warm-up (preloads, first rounds)', () => platform.audiences.streaming.idle());
 
   const acked = new Map<number, number>();
   const latencies: number[] = [];

@@ -263,12 +263,12 @@ export class FastPath {
    * the fast ones, the graph's identities (once per sandbox; graph changes keep them true) and the attributes
    * the fast segments read, for every profile. Until it is done, events resolve by lookups.
    */
-  warm(sandbox: string): void {
+  warm(sandbox: string, what: { memberships: boolean } = { memberships: true }): void {
     if (this.closed || !this.enabled) return;
     const state = this.sandbox(sandbox);
-    state.memberships.forget();
+    if (what.memberships) state.memberships.forget();
     const run: Promise<void> = (state.warming ?? Promise.resolve())
-      .then(() => this.preload(sandbox, state))
+      .then(() => this.preload(sandbox, state, what.memberships))
       .catch((error: unknown) => {
         if (!/does not exist/i.test((error as Error).message)) this.deps.warn(`Reading streaming memberships, identities and attributes of sandbox ${sandbox} failed`, error);
       })
@@ -278,11 +278,11 @@ export class FastPath {
     state.warming = run;
   }
 
-  private async preload(sandbox: string, state: SandboxState): Promise<void> {
+  private async preload(sandbox: string, state: SandboxState, memberships: boolean): Promise<void> {
     const segments = (await this.deps.segments(sandbox)).filter(fastEligible);
     if (segments.length === 0) return;
     const warehouse = await this.deps.warehouse(sandbox);
-    for (const [policyId, list] of this.byPolicy(segments)) {
+    for (const [policyId, list] of memberships ? this.byPolicy(segments) : []) {
       await this.deps.lock.run(sandbox, () => state.memberships.ensure(warehouse, policyId, list.map((s) => s.definition.id)));
     }
     if (!state.identitiesPreloaded && (await warehouse.listTables()).includes(NODES)) {
@@ -397,7 +397,8 @@ export class FastPath {
     const state = this.sandboxes.get(sandbox);
     if (!state) return;
     const held = state.attributes.invalidate(policyId, ids);
-    if (ids === 'all') return this.warm(sandbox);
+    // The whole table was rebuilt: read every profile's attributes again (the memberships did not change).
+    if (ids === 'all') return this.warm(sandbox, { memberships: false });
     if (held.length === 0 || this.closed) return;
     let set = state.refills.get(policyId);
     if (!set) state.refills.set(policyId, (set = new Set()));

@@ -34,7 +34,7 @@ import { dependencyLayers, type Definition, type SegmentDefinitions } from './de
 import { evaluate, type Prepared } from './engine.ts';
 import { FastPath, percentile, type FastPathStats } from './fast-path.ts';
 import { profileEvents, type ProfileEvent } from './events-relation.ts';
-import { MembershipLock } from './fast-path-writes.ts';
+import { MembershipLock, type WrittenTransition } from './fast-path-writes.ts';
 import { ensureMembershipTables } from './membership-tables.ts';
 import { realizedSegments, refreshProfileMaps } from './membership.ts';
 import { qualifiedBySql } from './streaming-sql.ts';
@@ -89,7 +89,8 @@ export interface StreamingDeps {
 const emptyPending = (): Pending => ({ graphs: new Set(), nodes: new Set(), full: false, commits: [] });
 
 const pairKey = (segmentId: string, profileId: number): string => `${segmentId}\u0000${profileId}`;
-const valuesOf = (ids: readonly number[]): string => `SELECT * FROM (VALUES ${ids.map((id) => `(${intList([id])})`).join(', ')}) v(profile_id)`;
+/** A relation of profile ids as one JSON literal: a `VALUES` list of thousands of rows parses slowly. */
+const idsRelation = (ids: readonly number[]): string => `SELECT unnest(from_json('${JSON.stringify(ids.map((id) => Math.trunc(id)))}', '["BIGINT"]')) AS profile_id`;
 
 export class StreamingEvaluator {
   /**
@@ -99,7 +100,7 @@ export class StreamingEvaluator {
    */
   maxInProcess = 50_000;
   inProcessChunk = 5000;
-  /** Profiles written per hold of the membership lock by a round. */
+  /** Profiles written per hold of the membership lock by a round (at least; a large round takes twenty holds). */
   writeSlice = 500;
   private readonly pending = new Map<string, Pending>();
   private readonly published = new Map<string, Published[]>();
@@ -328,32 +329,26 @@ export class StreamingEvaluator {
     await this.writeRound(sandbox, warehouse, policy, list, ids, await this.qualify(sandbox, policy, list, ids, now), now);
   }
 
-  /** The decisions of a round for some profiles: only the profiles whose decisions differ from memory are written. */
+  /**
+   * The decisions of a round for some profiles: only the profiles whose decisions differ from memory are written,
+   * in slices each under the lock on its own (so the fast path's writes never wait for a whole round: 500
+   * profiles, or a twentieth of a large round), then the profiles' maps once, then the listeners.
+   */
   private async writeRound(sandbox: string, warehouse: SandboxWarehouse, policy: MergePolicyRecord, list: readonly StreamingSegment[], ids: readonly number[], qualified: readonly [string, number][], now: Date): Promise<void> {
     // Most profiles of a round were decided alike by the fast path already: only the others are written.
     const scope = this.fastPath.disagreeing(sandbox, policy.id, list.map((s) => s.definition.id), ids, qualified);
     if (scope.length === 0) return;
-    const byProfile = new Map<number, [string, number][]>();
-    for (const pair of qualified) byProfile.set(pair[1], [...(byProfile.get(pair[1]) ?? []), pair]);
-    // In slices, each under the lock on its own: the fast path's writes never wait for a whole round.
-    for (let i = 0; i < scope.length; i += this.writeSlice) {
-      const slice = scope.slice(i, i + this.writeSlice);
-      await this.writeQualified(sandbox, warehouse, policy, list, slice, slice.flatMap((id) => byProfile.get(id) ?? []), now);
-    }
-  }
-
-  /**
-   * The transitions of some profiles, computed from the rows in memory and appended under the membership lock
-   * (the same write as the fast path's: the lock is held for milliseconds, not for a scan of the table), then
-   * their profile maps and the listeners (after it).
-   */
-  private async writeQualified(sandbox: string, warehouse: SandboxWarehouse, policy: MergePolicyRecord, list: readonly StreamingSegment[], ids: readonly number[], qualified: readonly [string, number][], now: Date): Promise<void> {
     const yes = new Set(qualified.map(([s, p]) => pairKey(s, p)));
-    const decisions = list.flatMap((s) => ids.map((id) => ({ segmentId: s.definition.id, profileId: id, qualifies: yes.has(pairKey(s.definition.id, id)) })));
-    const changed = await this.lock.run(sandbox, () => this.fastPath.writeDecisions(sandbox, warehouse, policy.id, decisions, now));
+    const size = Math.max(this.writeSlice, Math.ceil(scope.length / 20));
+    const changed: WrittenTransition[] = [];
+    for (let i = 0; i < scope.length; i += size) {
+      const slice = scope.slice(i, i + size);
+      const decisions = list.flatMap((s) => slice.map((id) => ({ segmentId: s.definition.id, profileId: id, qualifies: yes.has(pairKey(s.definition.id, id)) })));
+      changed.push(...(await this.lock.run(sandbox, () => this.fastPath.writeDecisions(sandbox, warehouse, policy.id, decisions, now))));
+    }
     if (changed.length === 0) return;
     this.totals.changes += changed.length;
-    await refreshProfileMaps(this.deps.graph, warehouse, policy, warehouse, valuesOf([...new Set(changed.map((c) => c.profileId))]));
+    await refreshProfileMaps(this.deps.graph, warehouse, policy, warehouse, idsRelation([...new Set(changed.map((c) => c.profileId))]));
     const at = Date.now();
     this.emit(changed.map((c) => ({ sandbox, segmentId: c.segmentId, profileId: c.profileId, status: c.status, version: c.version, at, path: 'slow' as const })));
   }
