@@ -34,8 +34,13 @@ export interface GraphChange {
   graphs: Set<number>;
   /** Anchor nodes (profile ids without stitching) whose records changed. */
   nodes: Set<number>;
-  /** So much changed that profile tables are cheaper to refresh in full. */
+  /** Anything may have changed: `graphs` and `nodes` do not list it all (a rebuild, a huge merge). */
   full: boolean;
+  /**
+   * Listed, but so many that profile tables are cheaper to refresh in full (a big batch). Consumers that go
+   * profile by profile (streaming audiences) still use the lists.
+   */
+  large?: boolean;
 }
 
 export const emptyChange = (): GraphChange => ({ graphs: new Set(), nodes: new Set(), full: false });
@@ -44,11 +49,14 @@ export function mergeChanges(into: GraphChange, from: GraphChange): GraphChange 
   from.graphs.forEach((g) => into.graphs.add(g));
   from.nodes.forEach((n) => into.nodes.add(n));
   into.full ||= from.full;
+  into.large ||= from.large;
   return into;
 }
 
 /** Past this many changed profiles a full refresh of the profile tables is cheaper than row updates. */
 export const FULL_REFRESH_THRESHOLD = 20_000;
+/** Up to this many changed profiles a change still lists them (`large`); past it, it says `full`. */
+const LISTED_LIMIT = 500_000;
 /** Inserts larger than this rebuild the table's ART index instead of maintaining it row by row. */
 const REINDEX_THRESHOLD = 100_000;
 
@@ -91,7 +99,7 @@ async function applyIn(warehouse: SqlSession, plan: ApplyPlan): Promise<GraphCha
   const scope = `SELECT node, graph AS start, graph, ns FROM ${NODES} WHERE graph IN (
     SELECT DISTINCT n.graph FROM ${NODES} n WHERE n.node IN (SELECT node FROM ${WORK.records} WHERE linking))`;
   const { changed } = await runUnionFind(warehouse, plan.settings, scope, `SELECT rowid, node, ord, ns FROM ${WORK.records} WHERE linking`);
-  const change = changed > FULL_REFRESH_THRESHOLD ? { ...emptyChange(), full: true } : await applyChange(warehouse);
+  const change = changed > LISTED_LIMIT ? { ...emptyChange(), full: true } : await applyChange(warehouse);
   const reindexNodes = added > REINDEX_THRESHOLD;
   const reindexRecords = Number((await warehouse.query(`SELECT count(*) AS n FROM ${WORK.records}`)).rows[0]?.n ?? 0) > REINDEX_THRESHOLD;
   // A big insert drops the ART index and builds it again after the commit, faster than maintaining it row by
@@ -196,9 +204,10 @@ async function applyChange(warehouse: SqlSession): Promise<GraphChange> {
 
 async function changeFrom(warehouse: SqlSession, graphsSql: string, nodesSql: string): Promise<GraphChange> {
   const counts = (await warehouse.query(`SELECT (SELECT count(*) FROM (${graphsSql})) AS g, (SELECT count(*) FROM (${nodesSql})) AS n`)).rows[0];
-  if (Number(counts?.g) + Number(counts?.n) > FULL_REFRESH_THRESHOLD) return { graphs: new Set(), nodes: new Set(), full: true };
+  const changed = Number(counts?.g) + Number(counts?.n);
+  if (changed > LISTED_LIMIT) return { graphs: new Set(), nodes: new Set(), full: true };
   const ids = async (sql: string) => new Set((await warehouse.query(`SELECT id FROM (${sql}) WHERE id IS NOT NULL`)).rows.map((r) => Number(r.id)));
-  return { graphs: await ids(graphsSql), nodes: await ids(nodesSql), full: false };
+  return { graphs: await ids(graphsSql), nodes: await ids(nodesSql), full: false, large: changed > FULL_REFRESH_THRESHOLD };
 }
 
 /**
@@ -230,7 +239,7 @@ export async function recomputeComponents(
         JOIN ${APPLIED} a ON a.ds = r.ds AND a.snap = r.snap
       ORDER BY a.pos, r.seq, r.ds, r.ord`);
     const { changed } = await runUnionFind(warehouse, settings, scope, `SELECT rowid, node, ord, ns FROM ${WORK.records}`);
-    const change = changed > FULL_REFRESH_THRESHOLD ? { ...emptyChange(), full: true } : await changeFrom(warehouse, `SELECT start AS id FROM ${WORK.result} UNION SELECT graph FROM ${WORK.result}`, `SELECT NULL AS id WHERE false`);
+    const change = changed > LISTED_LIMIT ? { ...emptyChange(), full: true } : await changeFrom(warehouse, `SELECT start AS id FROM ${WORK.result} UNION SELECT graph FROM ${WORK.result}`, `SELECT NULL AS id WHERE false`);
     await inTransaction(warehouse, [
       `UPDATE ${NODES} SET graph = r.graph FROM ${WORK.result} r WHERE ${NODES}.node = r.node AND ${NODES}.graph <> r.graph`,
       `DELETE FROM ${REFUSALS} WHERE a IN (SELECT node FROM ${WORK.reach}) OR b IN (SELECT node FROM ${WORK.reach})`,

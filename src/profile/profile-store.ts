@@ -100,8 +100,10 @@ export class ProfileStore {
     const signature = mergeSignature(inputs);
     const state = (await warehouse.query(`SELECT signature FROM ${SNAPSHOT_STATE} WHERE policy = $p`, { p: policy.id })).rows[0];
     const ids = policy.idStitching === 'none' ? change.nodes : change.graphs;
-    if (change.full || state?.signature !== signature || !(await this.tableExists(warehouse, policy.snapshotTable))) {
-      await this.rebuildTable(context, inputs, signature);
+    const rebuild = change.full || state?.signature !== signature || !(await this.tableExists(warehouse, policy.snapshotTable));
+    if (rebuild || change.large) {
+      // A large but listed change rewrites the table too (cheaper than row updates), yet only the listed rows differ.
+      await this.rebuildTable(context, inputs, signature, rebuild ? 'all' : ids);
     } else if (ids.size > 0) {
       await this.updateRows(context, inputs, ids);
     } else {
@@ -114,7 +116,7 @@ export class ProfileStore {
   }
 
   /** Rewrites the policy's whole table (and its index) in one transaction. */
-  private async rebuildTable(context: GraphContext, inputs: Omit<MergeInput, 'scope'>, signature: string): Promise<void> {
+  private async rebuildTable(context: GraphContext, inputs: Omit<MergeInput, 'scope'>, signature: string, changed: ReadonlySet<number> | 'all' = 'all'): Promise<void> {
     const { policy } = inputs;
     const table = quoteIdent(policy.snapshotTable);
     await traced(context.warehouse).query(`BEGIN TRANSACTION;
@@ -123,7 +125,7 @@ export class ProfileStore {
       DELETE FROM ${SNAPSHOT_STATE} WHERE policy = ${quoteLiteral(policy.id)};
       INSERT INTO ${SNAPSHOT_STATE} VALUES (${quoteLiteral(policy.id)}, ${quoteLiteral(policy.snapshotTable)}, ${quoteLiteral(signature)}, ${context.state.version}, now());
       COMMIT`);
-    this.rowsChanged(context.sandbox, policy.id, 'all');
+    this.rowsChanged(context.sandbox, policy.id, changed);
   }
 
   /** Replaces the rows of the given profiles with freshly merged ones (profiles that no longer exist just go). */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { FULL_REFRESH_THRESHOLD } from '../identity/graph-build.ts';
 import { createTestPlatform, type Json, type TestPlatform } from '../testing/platform.ts';
 import { crmRecord, event, link, profile, setupDatasets, stable, write, type Kit } from './test-kit.ts';
 
@@ -47,6 +48,27 @@ describe('profiles', () => {
     const relinked = await t.call('DELETE', `/identity/unlinks/${unlinked.body.unlinkId}`);
     assert.equal(relinked.status, 200, JSON.stringify(relinked.body));
     assert.equal((await profile(t, 'CRMID', 'BEN-1')).profileId, merged.profileId);
+  });
+
+  it('lists a change of more profiles than row updates suit (large): the table is rebuilt, but only those profiles are named', async () => {
+    const changes: { full: boolean; large?: boolean; graphs: number }[] = [];
+    const rows: (number | 'all')[] = [];
+    t.platform.identity.onChange((_context, change) => {
+      changes.push({ full: change.full, large: change.large, graphs: change.graphs.size });
+      return Promise.resolve();
+    });
+    t.platform.profileStore.onRowsChanged((_sandbox, _policy, ids) => void rows.push(ids === 'all' ? 'all' : ids.size));
+    const many = FULL_REFRESH_THRESHOLD + 500;
+    const records = Array.from({ length: many }, (_, i) => crmRecord(`BULK-${i}`, `bulk-${i}@example.com`));
+    for (let i = 0; i < many; i += 10_000) await write(t, kit.crm, records.slice(i, i + 10_000));
+    await t.platform.identity.sync('prod');
+    await t.platform.profileStore.ensureCurrent('prod');
+    const big = changes.find((c) => c.graphs >= many);
+    assert.ok(big, JSON.stringify(changes));
+    assert.deepEqual([big.full, big.large], [false, true]);
+    assert.ok(rows.includes(big.graphs), `rows changed: ${JSON.stringify(rows)}`);
+    assert.ok(!rows.includes('all'), 'the profiles outside the change keep their cached rows');
+    assert.equal((await profile(t, 'CRMID', `BULK-${many - 1}`)).attributes.personalEmail !== undefined, true);
   });
 
   it('merges conflicting fragments by timestamp order or by dataset precedence, per field', async () => {
