@@ -161,6 +161,8 @@ export interface FastPathStats {
   /** Event records decided here; the rest (unknown identities, merges, deferred or missing profiles) went to the slow path. */
   decided: number;
   fallbacks: number;
+  /** Why: an identity the graph does not hold (or a record spanning profiles), a profile record streaming in, no profile row (yet). */
+  fallbackReasons: { identity: number; profileUpdating: number; noProfileRow: number };
   groups: number;
   evaluations: number;
   changes: number;
@@ -176,6 +178,11 @@ export interface FastPathStats {
 export class FastPath {
   /** Profile states kept per sandbox and policy (least recently used go first). */
   maxProfiles = 200_000;
+  /**
+   * Identities and profile attribute rows kept in memory per sandbox (preloaded): a brand's whole graph up to
+   * this size resolves without a query (about 100 bytes an identity, a few hundred a row of the projected columns).
+   */
+  maxPreloaded = 2_000_000;
   /** Records per micro-group at most: a backlog is worked off in bounded groups, not one growing group. */
   maxGroupEvents = 500;
   /** How long the list of datasets (and their roles) and merge policies are trusted before they are read again. */
@@ -187,6 +194,7 @@ export class FastPath {
   private readonly sandboxes = new Map<string, SandboxState>();
   private readonly latencies: number[] = [];
   private readonly totals = { events: 0, decided: 0, fallbacks: 0, groups: 0, evaluations: 0, changes: 0, seedWaits: 0 };
+  private readonly fallbackReasons = { identity: 0, profileUpdating: 0, noProfileRow: 0 };
   private readonly steps = { identities: 0, attributes: 0, evaluate: 0, lock: 0, write: 0 };
   private closed = false;
 
@@ -198,8 +206,8 @@ export class FastPath {
       state = {
         queue: [],
         running: undefined,
-        identities: new IdentityCache(),
-        attributes: new ProfileAttributes(this.maxProfiles),
+        identities: new IdentityCache(this.maxPreloaded),
+        attributes: new ProfileAttributes(this.maxPreloaded),
         memberships: new MembershipMemory(),
         profiles: new Map(),
         datasets: undefined,
@@ -536,6 +544,7 @@ export class FastPath {
     }
     return {
       ...this.totals,
+      fallbackReasons: { ...this.fallbackReasons },
       stepsMs: { ...this.steps },
       identityCache: { hits, misses },
       latencyMs: { samples: sorted.length, p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted.at(-1) ?? 0 },
@@ -598,7 +607,10 @@ export class FastPath {
       const known = nodes.length > 0 && nodes.every((n) => n !== undefined) && new Set(nodes.map((n) => n?.graph)).size === 1;
       if (item.role === 'event') {
         this.totals.events++;
-        if (!known) this.totals.fallbacks++;
+        if (!known) {
+          this.totals.fallbacks++;
+          this.fallbackReasons.identity++;
+        }
       }
       return { ...item, anchor: known ? nodes[0] : undefined };
     });
@@ -665,6 +677,7 @@ export class FastPath {
       // Deferred (attributes changing) or no row yet (the profile store has not built it): the slow path decides.
       if (p.deferred || !row) {
         this.totals.fallbacks += touch.events.length;
+        this.fallbackReasons[p.deferred ? 'profileUpdating' : 'noProfileRow'] += touch.events.length;
         continue;
       }
       let waits = false;

@@ -240,6 +240,12 @@ export const StreamingStatsView = Type.Object({
         events: Type.Integer({ description: 'Streamed event records seen at acknowledgement (sandboxes with fast-path audiences)' }),
         decided: Type.Integer({ description: 'Events decided at acknowledgement' }),
         fallbacks: Type.Integer({ description: 'Events left to the slow path (identity not in the graph yet, a merge, a profile being updated)' }),
+        fallbackReasons: Type.Optional(
+          Type.Object(
+            { identity: Type.Integer(), profileUpdating: Type.Integer(), noProfileRow: Type.Integer() },
+            { description: 'Fallbacks by reason: an identity the graph does not hold (or one record spanning profiles), a profile record streaming in, no profile row yet' },
+          ),
+        ),
         groups: Type.Integer({ description: 'Micro-groups (one membership commit each at most)' }),
         evaluations: Type.Integer(),
         changes: Type.Integer(),
