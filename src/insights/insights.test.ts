@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { LOCAL_OPERATOR } from '../access/principal.ts';
 import { MEMBERSHIP_HISTORY_TABLE, MEMBERSHIP_TABLE, ensureMembershipTables } from '../audiences/membership-tables.ts';
 import { NODES } from '../identity/store.ts';
-import { crmRecord, event, setupDatasets, write, type Kit } from '../profile/test-kit.ts';
+import { crmRecord, event, link, setupDatasets, write, type Kit } from '../profile/test-kit.ts';
 import { createTestPlatform, type TestPlatform } from '../testing/platform.ts';
 import { CDP_SCHEMA, CDP_TABLES } from './cdp-model.ts';
 import { WIDGET_SQL } from './widget-sql.fixture.ts';
@@ -319,4 +319,50 @@ describe('CDPInsights audience intervals, refreshed incrementally over several d
   async function sql2(text: string): Promise<Record<string, unknown>[]> {
     return (await u.platform.queries.execute(LOCAL_OPERATOR, 'prod', text)).last.rows;
   }
+});
+
+describe('CDPInsights profiles recomputed from their old rows (first dates folded)', () => {
+  let v: TestPlatform;
+  let k: Kit;
+  const day = (n: number) => daysAgo(n).slice(0, 10);
+
+  /** Per policy and date, the profile count (the first-date facts) and the profile state rows, sorted. */
+  async function state(): Promise<{ facts: string[]; profiles: string[] }> {
+    const w = await v.platform.warehouse.sandbox('prod');
+    const rows = async (q: string) => (await w.query(q)).rows.map((r) => JSON.stringify(r));
+    return {
+      facts: await rows(`SELECT * FROM "${CDP_SCHEMA}"."adwh_fact_profile" ORDER BY ALL`),
+      profiles: await rows(`SELECT * FROM _rt_insights_profiles ORDER BY ALL`),
+    };
+  }
+
+  before(async () => {
+    v = await createTestPlatform();
+    k = await setupDatasets(v);
+    // Ann from the CRM today; Zed an email seen only in an event six days ago; Ivy's CRM record and an event of hers two days ago.
+    await write(v, k.crm, [crmRecord('C1', 'ann@example.com'), crmRecord('C9', 'ivy@example.com')]);
+    await write(v, k.events, [event('z1', daysAgo(6), { Email: ['zed@example.com'] }), event('i1', daysAgo(2), { CRMID: ['C9'] })]);
+    await v.platform.mergePolicies.create(LOCAL_OPERATOR, 'prod', { name: 'No stitching', idStitching: 'none' });
+    assert.equal((await v.platform.insights.refresh(LOCAL_OPERATOR, 'prod', 'CDPInsights')).mode, 'full');
+  });
+  after(() => v.dispose());
+
+  it('a link merging two old profiles takes the older first date of the absorbed one; unstitched profiles fold per identity', async () => {
+    const before = await state();
+    // An identity-only link joins Zed to Ann (no profile record of its own), and a new event of Ivy's today.
+    await write(v, k.links, [link({ Email: ['ann@example.com', 'zed@example.com'] })]);
+    await write(v, k.events, [event('i2', new Date().toISOString(), { CRMID: ['C9'] })]);
+    const run = await v.platform.insights.refresh(LOCAL_OPERATOR, 'prod', 'CDPInsights');
+    assert.equal(run.mode, 'incremental');
+    const incremental = await state();
+    assert.notDeepEqual(incremental.profiles, before.profiles, 'the merge changed the stitched profiles');
+    await v.platform.insights.refresh(LOCAL_OPERATOR, 'prod', 'CDPInsights', { full: true });
+    assert.deepEqual(await state(), incremental);
+    // Stitched: Ann+Zed counts from six days ago (Zed's event), Ivy from two days ago.
+    const w = await v.platform.warehouse.sandbox('prod');
+    const stitched = (await w.query(`SELECT merge_policy_id FROM "${CDP_SCHEMA}"."adwh_dim_merge_policies" WHERE is_default`)).rows[0]!.merge_policy_id;
+    const counts = (await w.query(`SELECT date_key::VARCHAR AS d, count_of_profiles AS n FROM "${CDP_SCHEMA}"."adwh_fact_profile" WHERE merge_policy_id = ${Number(stitched)} ORDER BY date_key`)).rows;
+    const at = (d: string) => Number(counts.filter((r) => (r.d as string) <= d).at(-1)?.n ?? 0);
+    assert.deepEqual([at(day(7)), at(day(6)), at(day(2)), at(day(0))], [0, 1, 2, 2]);
+  });
 });

@@ -8,9 +8,10 @@
  * current rows that have none) day by day. Overlaps and CLV facts are stated for the process date.
  *
  * Incremental: the refresh takes the snapshots the identity graph applied since the last one (and makes itself
- * full when the graph changed in a way they do not explain: an unmerge, a privacy delete, a rebuild). Their
- * records fold into per-identity state (first date, latest CLV); the profiles of the touched graphs are
- * recomputed from a copy of those graphs' nodes, and the old and new rows turn into a per-first-date delta of
+ * full when the graph changed in a way they do not explain: an unmerge, a privacy delete, a rebuild). The
+ * profiles of the touched graphs are recomputed from a copy of those graphs' nodes: first dates fold from the
+ * old rows of the profiles a graph now covers and the new records' dates (merges only join whole profiles),
+ * CLV from per-identity state (latest value); the old and new rows turn into a per-first-date delta of
  * `_rt_insights_daily`; the facts of the dates from the earliest date the delta touches are recomputed (a
  * late-arriving record for an old date reprocesses that date and the days after it). Audience facts keep
  * membership intervals and their day deltas as state and recompute only the profiles with new transitions (or
@@ -36,8 +37,11 @@ export const PROFILE_STATE = '_rt_insights_profiles';
 export const DAILY_STATE = '_rt_insights_daily';
 export const CHECKPOINTS = '_rt_insights_checkpoints';
 export const MODEL_STATE = '_rt_insights_state';
-/** Per anchor identity (a node with a record of its own): the date of its first record. */
-export const NODE_STATE = '_rt_insights_nodes';
+/**
+ * Per anchor identity (a node with a record of its own) the date of its first record was kept here: profiles now
+ * fold their first dates (see `profileRowsSql`), and a full rebuild drops the table left by older versions.
+ */
+const OLD_NODE_STATE = '_rt_insights_nodes';
 /** Per identity and CLV kind: the latest non-null decile and value of its CLV records, with their positions. */
 export const NODE_CLV = '_rt_insights_node_clv';
 /** Namespace sets by id (the 32-bit hash of the sorted, comma-joined namespaces, like the model's overlap ids). */
@@ -69,7 +73,6 @@ const SETUP = [
   `CREATE TABLE IF NOT EXISTS ${MODEL_STATE} (model VARCHAR, signature VARCHAR, graph_version BIGINT, process_date DATE, refreshed_at TIMESTAMPTZ, audience_fingerprint VARCHAR)`,
   `ALTER TABLE ${MODEL_STATE} ADD COLUMN IF NOT EXISTS graph_pos BIGINT`,
   `ALTER TABLE ${MODEL_STATE} ADD COLUMN IF NOT EXISTS audience_checkpoint VARCHAR`,
-  `CREATE TABLE IF NOT EXISTS ${NODE_STATE} (node BIGINT, first_date DATE)`,
   `CREATE TABLE IF NOT EXISTS ${NODE_CLV} (node BIGINT, kind VARCHAR, decile INTEGER, decile_pos BIGINT, value DOUBLE, value_pos BIGINT)`,
   `CREATE TABLE IF NOT EXISTS ${CONSTRAINTS} (table_name VARCHAR, kind VARCHAR, columns VARCHAR[], ref_table VARCHAR, ref_columns VARCHAR[], created_at TIMESTAMPTZ)`,
 ];
@@ -199,9 +202,11 @@ export class CdpRefresh {
   /** Runs the whole refresh in one transaction. */
   async run(): Promise<RefreshOutcome> {
     const { session } = this.input;
+    // Probed outside the transaction: a failed probe (a missing table) would abort it.
+    const missing = await this.tablesMissing();
     await session.query('BEGIN TRANSACTION');
     try {
-      const outcome = await this.build();
+      const outcome = await this.build(missing);
       await this.input.beforeStep('commit');
       await this.q('COMMIT');
       return outcome;
@@ -211,10 +216,10 @@ export class CdpRefresh {
     }
   }
 
-  private async build(): Promise<RefreshOutcome> {
+  private async build(missing: boolean): Promise<RefreshOutcome> {
     const { input } = this;
     await this.step('setup', async () => {
-      if (await this.tablesMissing()) {
+      if (missing) {
         await this.q(`CREATE SCHEMA IF NOT EXISTS ${ident(CDP_DATABASE)}; CREATE SCHEMA IF NOT EXISTS ${ident(CDP_SCHEMA)}`);
         await registerAcceleratedDatabase(input.session, CDP_DATABASE, 'acp_query_batch');
         await this.batch([...Object.entries(CDP_TABLES).map(([table, columns]) => `CREATE TABLE IF NOT EXISTS ${cdp(table)} (${columns})`), ...SETUP]);
@@ -222,8 +227,13 @@ export class CdpRefresh {
       await this.q(HASH_MACRO);
       await this.loadReferenceTables();
     });
-    const previous = (await this.q(`SELECT signature, graph_version, graph_pos, strftime(process_date, '%Y-%m-%d') AS process_date, audience_fingerprint, audience_checkpoint FROM ${MODEL_STATE} WHERE model = ${lit(CDP_MODEL)}`))[0];
-    const checkpoints = new Map((await this.q(`SELECT dataset_id, snapshot_id FROM ${CHECKPOINTS} WHERE model = ${lit(CDP_MODEL)}`)).map((r) => [r.dataset_id as string, Number(r.snapshot_id)]));
+    // The previous run's state with its checkpoints (without a state row the refresh is full: no checkpoints needed).
+    const previous = (
+      await this.q(`SELECT signature, graph_version, graph_pos, strftime(process_date, '%Y-%m-%d') AS process_date, audience_fingerprint, audience_checkpoint,
+          (SELECT to_json(coalesce(list([dataset_id, snapshot_id::VARCHAR]), [])) FROM ${CHECKPOINTS} WHERE model = ${lit(CDP_MODEL)})::VARCHAR AS checkpoints
+        FROM ${MODEL_STATE} WHERE model = ${lit(CDP_MODEL)}`)
+    )[0];
+    const checkpoints = new Map(previous ? (JSON.parse(previous.checkpoints as string) as [string, string][]).map(([ds, snap]) => [ds, Number(snap)]) : []);
     this.graph = await this.graphState();
     const since = previous ? await this.graphSince(Number(previous.graph_version), previous.graph_pos === null ? null : Number(previous.graph_pos)) : null;
     const full =
@@ -240,7 +250,8 @@ export class CdpRefresh {
     if (full) {
       profiles = await this.step('profiles', () => this.rebuildProfiles());
     } else {
-      const touched = await this.step('profiles', () => this.updateProfiles(since));
+      const audienceAt = previous.audience_checkpoint === null ? undefined : (JSON.parse(previous.audience_checkpoint as string) as AudienceCheckpoint).at;
+      const touched = await this.step('profiles', () => this.updateProfiles(since, audienceAt));
       profiles = touched.profiles;
       clvChanged = touched.clvChanged;
       const previousNext = addDays(previous.process_date as string, 1);
@@ -276,15 +287,22 @@ export class CdpRefresh {
     };
   }
 
-  /** Whether a table of the model or of the working state is missing (a first refresh, or one was dropped). */
+  /**
+   * Whether a table of the model or of the working state (or a column added later) is missing: a first refresh,
+   * or one was dropped. Binding a query over all of them is cheap; the catalog functions (`duckdb_tables()`) took
+   * up to 200 ms right after large writes.
+   */
   private async tablesMissing(): Promise<boolean> {
-    const state = [PROFILE_STATE, DAILY_STATE, CHECKPOINTS, MODEL_STATE, NODE_STATE, NODE_CLV, NS_SETS, MEMBER_STATE, SEGMENT_DAYS, SEGMENT_NS_DAYS, CONSTRAINTS];
-    const row = (
-      await this.q(`SELECT (SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND (
-          (schema_name = ${lit(CDP_SCHEMA)} AND table_name IN (${Object.keys(CDP_TABLES).map(lit).join(', ')})) OR (schema_name = 'main' AND table_name IN (${state.map(lit).join(', ')})))) AS tables,
-        (SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ${lit(MODEL_STATE)} AND column_name IN ('graph_pos', 'audience_checkpoint')) AS columns`)
-    )[0];
-    return Number(row?.tables) !== Object.keys(CDP_TABLES).length + state.length || Number(row?.columns) !== 2;
+    const state = [PROFILE_STATE, DAILY_STATE, CHECKPOINTS, NODE_CLV, NS_SETS, MEMBER_STATE, SEGMENT_DAYS, SEGMENT_NS_DAYS, CONSTRAINTS];
+    const probes = [
+      ...Object.keys(CDP_TABLES).map((table) => `(SELECT 1 FROM ${cdp(table)} LIMIT 0)`),
+      ...state.map((table) => `(SELECT 1 FROM ${table} LIMIT 0)`),
+      `(SELECT 1 FROM ${MODEL_STATE} WHERE graph_pos IS NULL AND audience_checkpoint IS NULL LIMIT 0)`,
+    ];
+    const started = performance.now();
+    const missing = await this.input.session.query(probes.join(' UNION ALL ')).then(() => false, () => true);
+    if (this.tracing) console.error(`[insights] ${(performance.now() - started).toFixed(1).padStart(8)} ms  (tables probe${missing ? ': missing' : ''})`);
+    return missing;
   }
 
   /** The identity graph's change counter and next snapshot position, read inside the refresh's transaction. */
@@ -303,9 +321,10 @@ export class CdpRefresh {
   private async graphSince(version: number, pos: number | null): Promise<{ ds: string; snap: number }[] | null> {
     if (pos === null || this.graph.pos < pos || this.graph.version < version) return null;
     if (this.graph.version === version) return [];
-    const syncs = Number((await this.q(`SELECT count(DISTINCT applied_at) AS n FROM ${APPLIED} WHERE pos >= ${pos}`))[0]?.n ?? 0);
+    const rows = await this.q(`SELECT ds, snap, applied_at::VARCHAR AS applied_at FROM ${APPLIED} WHERE pos >= ${pos}`);
+    const syncs = new Set(rows.map((r) => r.applied_at as string)).size;
     if (this.graph.version - version !== syncs) return null;
-    return (await this.q(`SELECT ds, snap FROM ${APPLIED} WHERE pos >= ${pos}`)).map((r) => ({ ds: r.ds as string, snap: Number(r.snap) }));
+    return rows.map((r) => ({ ds: r.ds as string, snap: Number(r.snap) }));
   }
 
   /** Policies and snapshot dates as temp tables; `rt_ins_snaps` also says which datasets feed profiles. */
@@ -313,34 +332,48 @@ export class CdpRefresh {
     const { policies, sources } = this.input;
     const policyRows = policies.map((p) => `(${lit(p.id)}, rt_hash32(${lit(p.id)}), ${lit(p.name)}, ${lit(p.idStitching)}, ${p.isDefault})`);
     const snapRows = sources.flatMap((s) => s.snapshots.map((x) => `(${lit(s.dataset.id)}, ${x.snapshotId}, DATE ${lit(x.date)})`));
-    const snapInserts = [];
-    for (let i = 0; i < snapRows.length; i += 5000) snapInserts.push(`INSERT INTO rt_ins_snaps VALUES ${snapRows.slice(i, i + 5000).join(', ')}`);
+    // Created from their rows where there are some (one statement instead of two), in chunks of 5,000 rows.
+    const table = (name: string, columns: [string, string][], rows: string[]) => {
+      if (!rows.length) return [`CREATE OR REPLACE TEMP TABLE ${name} (${columns.map(([column, type]) => `${column} ${type}`).join(', ')})`];
+      const chunks = [];
+      for (let i = 0; i < rows.length; i += 5000) chunks.push(rows.slice(i, i + 5000).join(', '));
+      return [
+        `CREATE OR REPLACE TEMP TABLE ${name} AS SELECT ${columns.map(([column, type]) => `${column}::${type} AS ${column}`).join(', ')}
+          FROM (VALUES ${chunks[0]}) v(${columns.map(([column]) => column).join(', ')})`,
+        ...chunks.slice(1).map((chunk) => `INSERT INTO ${name} VALUES ${chunk}`),
+      ];
+    };
     await this.batch([
-      `CREATE OR REPLACE TEMP TABLE rt_ins_policies (policy VARCHAR, merge_policy_id INTEGER, name VARCHAR, stitching VARCHAR, is_default BOOLEAN)`,
-      ...(policyRows.length ? [`INSERT INTO rt_ins_policies VALUES ${policyRows.join(', ')}`] : []),
-      `CREATE OR REPLACE TEMP TABLE rt_ins_snaps (ds VARCHAR, snap BIGINT, d DATE)`,
-      ...snapInserts,
+      ...table('rt_ins_policies', [['policy', 'VARCHAR'], ['merge_policy_id', 'INTEGER'], ['name', 'VARCHAR'], ['stitching', 'VARCHAR'], ['is_default', 'BOOLEAN']], policyRows),
+      ...table('rt_ins_snaps', [['ds', 'VARCHAR'], ['snap', 'BIGINT'], ['d', 'DATE']], snapRows),
     ]);
   }
 
 
   /**
-   * Statements writing the profile rows of every policy (scoped to `rt_ins_stale_*` or not) into `target`,
-   * adding new namespace sets to their dictionary on the way.
+   * Statements computing the profile rows of every policy (scoped to `rt_ins_stale_*` or not) into the temp table
+   * `rt_ins_fresh` (with their `namespaces` list) and writing them to `_rt_insights_profiles`, adding new
+   * namespace sets to their dictionary on the way.
    */
-  private writeProfileRows(target: string, scoped: boolean): string[] {
-    if (this.input.policies.length === 0) return [];
+  private writeProfileRows(scoped: boolean): string[] {
+    const rows = this.input.policies.length
+      ? this.input.policies.map((p) => `SELECT * FROM (${this.profileRowsSql(p, scoped)})`).join(' UNION ALL ')
+      : `SELECT *, NULL::VARCHAR[] AS namespaces FROM ${PROFILE_STATE} WHERE false`;
     return [
-      `CREATE OR REPLACE TEMP TABLE rt_ins_rows AS ${this.input.policies.map((p) => this.profileRowsSql(p, scoped)).join(' UNION ALL ')}`,
-      `INSERT INTO ${NS_SETS} SELECT DISTINCT ns_set, namespaces FROM rt_ins_rows WHERE ns_set NOT IN (SELECT ns_set FROM ${NS_SETS})`,
-      `INSERT INTO ${target} SELECT * EXCLUDE (namespaces) FROM rt_ins_rows`,
+      `CREATE OR REPLACE TEMP TABLE rt_ins_fresh AS ${rows}`,
+      `INSERT INTO ${NS_SETS} SELECT DISTINCT ns_set, namespaces FROM rt_ins_fresh WHERE ns_set NOT IN (SELECT ns_set FROM ${NS_SETS})`,
+      `INSERT INTO ${PROFILE_STATE} SELECT * EXCLUDE (namespaces) FROM rt_ins_fresh`,
     ];
   }
 
 
   /**
-   * The SELECT of `_rt_insights_profiles` rows of one policy (plus the `namespaces` list) from the per-identity state, optionally only for
-   * the identities in `rt_ins_stale_*` (every node of the profiles to recompute).
+   * The SELECT of `_rt_insights_profiles` rows of one policy (plus the `namespaces` list), optionally only for
+   * the identities in `rt_ins_stale_*` (every node of the profiles to recompute). First dates come from the
+   * records read (`rt_ins_nf`: all of them, or the new ones) and, scoped, from the old rows of the profiles
+   * recomputed (`rt_ins_old`): a profile's first date is the minimum over its anchors, and merges only join
+   * whole old profiles (an unmerge makes the refresh full), so the minimum of the old profiles a profile now
+   * covers and of its new records' dates equals the minimum over all its records.
    */
   private profileRowsSql(policy: MergePolicyRecord, scoped: boolean): string {
     const members = policy.idStitching === 'none' ? 'node' : 'graph';
@@ -348,10 +381,14 @@ export class CdpRefresh {
     // Scoped, the nodes come from the small copy of the graphs to recompute instead of the whole graph.
     const nodes = scoped ? staleOf(policy) : NODES;
     const from = (state: string) => `${nodes} n JOIN ${state} x ON x.node = n.node`;
-    return `WITH anchors AS (SELECT ${profile} AS profile_id, min(x.first_date) AS first_date FROM ${from(NODE_STATE)} GROUP BY 1),
+    const folded = scoped
+      ? ` UNION ALL SELECT ${profile}, o.first_date FROM ${nodes} n JOIN rt_ins_old o ON o.merge_policy_id = rt_hash32(${lit(policy.id)}) AND o.profile_id = n.node`
+      : '';
+    // Profiles are the graphs (nodes) with an anchor: the join with `anchors` keeps those (`members` aggregates all).
+    return `WITH anchors AS (SELECT profile_id, min(first_date) AS first_date FROM (SELECT ${profile} AS profile_id, x.first_date FROM ${from('rt_ins_nf')}${folded}) GROUP BY 1),
       members AS (
         SELECT ${members} AS profile_id, list_sort(list(DISTINCT lower(ns))) AS namespaces, rt_hash32(array_to_string(namespaces, ',')) AS ns_set, count(*)::INTEGER AS identity_count
-        FROM ${nodes} WHERE ${members} IN (SELECT profile_id FROM anchors) GROUP BY 1),
+        FROM ${nodes} GROUP BY 1),
       clv AS (
         SELECT ${profile} AS profile_id, min(x.decile) FILTER (WHERE x.kind = 'predictions') AS clv_decile,
           sum(x.value) FILTER (WHERE x.kind = 'predictions') AS predicted_clv, sum(x.value) FILTER (WHERE x.kind = 'attributes') AS revenue
@@ -361,21 +398,17 @@ export class CdpRefresh {
   }
 
   /**
-   * Statements folding records into the per-identity state: `records` is a relation of `_rt_identity_records` rows (all of
+   * Statements reading records into per-identity state: `records` is a relation of `_rt_identity_records` rows (all of
    * them, or the new snapshots'), `clvSnapshots` which snapshots of each CLV dataset to read (all: undefined).
-   * First dates take the minimum, CLV the latest non-null value by (snapshot, position): both fold, so
-   * adding new records to the state equals computing it from all records.
+   * The first date of each anchor among them goes to the temp table `rt_ins_nf` (profiles fold it, see
+   * `profileRowsSql`); CLV takes the latest non-null value by (snapshot, position), which folds, so adding new
+   * records to `_rt_insights_node_clv` equals computing it from all records.
    */
   private foldNodeState(records: string, clvSnapshots: (ds: string) => number[] | undefined, fold: boolean): string[] {
-    const firstDates = `SELECT r.node, coalesce(${utcDay('r.ts')}, s.d) AS first_date FROM ${records} r JOIN rt_ins_snaps s ON s.ds = r.ds AND s.snap = r.snap WHERE r.ord = 0`;
-    const statements = fold
-      ? [
-          `CREATE OR REPLACE TEMP TABLE rt_ins_nf AS SELECT node, min(first_date) AS first_date FROM (
-            ${firstDates} UNION ALL SELECT node, first_date FROM ${NODE_STATE} WHERE node IN (SELECT node FROM ${records} WHERE ord = 0)) GROUP BY node`,
-          `DELETE FROM ${NODE_STATE} WHERE node IN (SELECT node FROM rt_ins_nf)`,
-          `INSERT INTO ${NODE_STATE} SELECT * FROM rt_ins_nf`,
-        ]
-      : [`INSERT INTO ${NODE_STATE} SELECT node, min(first_date) FROM (${firstDates}) GROUP BY node`];
+    const statements = [
+      `CREATE OR REPLACE TEMP TABLE rt_ins_nf AS SELECT r.node, min(coalesce(${utcDay('r.ts')}, s.d)) AS first_date
+        FROM ${records} r JOIN rt_ins_snaps s ON s.ds = r.ds AND s.snap = r.snap WHERE r.ord = 0 GROUP BY r.node`,
+    ];
     const clv = this.input.clv.flatMap((c) => {
       const snaps = clvSnapshots(c.dataset.id);
       if (snaps?.length === 0) return [];
@@ -404,11 +437,11 @@ export class CdpRefresh {
 
   private async rebuildProfiles(): Promise<number> {
     await this.batch([
-      `DELETE FROM ${NODE_STATE}`,
+      `DROP TABLE IF EXISTS ${OLD_NODE_STATE}`,
       `DELETE FROM ${NODE_CLV}`,
       ...this.foldNodeState(RECORDS, () => undefined, false),
       `DELETE FROM ${PROFILE_STATE}`,
-      ...this.writeProfileRows(PROFILE_STATE, false),
+      ...this.writeProfileRows(false),
       `DELETE FROM ${DAILY_STATE}`,
       `INSERT INTO ${DAILY_STATE} SELECT merge_policy_id, first_date, s.namespaces, single, n FROM (
         SELECT merge_policy_id, first_date, ns_set, identity_count = 1 AS single, count(*) AS n FROM ${PROFILE_STATE} GROUP BY ALL) JOIN ${NS_SETS} s USING (ns_set)`,
@@ -441,27 +474,31 @@ export class CdpRefresh {
   }
 
   /** Recomputes the profiles the new snapshots touch; returns how many and the earliest date their change affects. */
-  private async updateProfiles(applied: { ds: string; snap: number }[]): Promise<{ profiles: number; earliest: string | null; clvChanged: boolean }> {
+  private async updateProfiles(applied: { ds: string; snap: number }[], audienceAt: string | null | undefined): Promise<{ profiles: number; earliest: string | null; clvChanged: boolean }> {
     // Profiles whose audience-relevant state (existence, namespaces, CLV) changed.
     const relevant = 'merge_policy_id, profile_id, ns_set, clv_decile, predicted_clv';
+    const { policies } = this.input;
+    const own = policies.map((policy) => `(merge_policy_id = rt_hash32(${lit(policy.id)}) AND profile_id IN (SELECT node FROM ${staleOf(policy)}))`);
+    // The profile rows read once (`rt_ins_pstate`): those to recompute (every policy's are among the touched
+    // graphs' nodes) and, with an audience checkpoint, those of the members with transitions since (a superset of
+    // the transitions the audience step reads), whose namespaces and CLV the new intervals take.
+    const members = audienceAt === undefined ? '' : ` UNION ALL SELECT profile_id FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE ${audienceAt === null ? 'true' : `"at" >= ${lit(audienceAt)}::TIMESTAMPTZ`}`;
     await this.batch([
       this.newRecords(applied),
       ...this.foldNodeState('rt_ins_recs', (ds) => this.applied.get(ds) ?? [], true),
-      `CREATE OR REPLACE TEMP TABLE rt_ins_touched AS SELECT DISTINCT node FROM rt_ins_recs`,
-      `CREATE OR REPLACE TEMP TABLE rt_ins_old AS SELECT * FROM ${PROFILE_STATE} WHERE false`,
-      `CREATE OR REPLACE TEMP TABLE rt_ins_fresh AS SELECT * FROM ${PROFILE_STATE} WHERE false`,
       // The identities whose profiles to recompute: per node (no stitching), or every node of a touched graph
       // (an old profile id that a merge absorbed is one of them).
       // Both copy the nodes' rows (node, graph, ns), so the recomputation reads them instead of the whole graph.
       `CREATE OR REPLACE TEMP TABLE rt_ins_stale_graphs AS SELECT node, graph, ns FROM ${NODES}
-        WHERE graph IN (SELECT DISTINCT graph FROM ${NODES} WHERE node IN (SELECT node FROM rt_ins_touched))`,
-      `CREATE OR REPLACE TEMP TABLE rt_ins_stale_nodes AS SELECT * FROM rt_ins_stale_graphs WHERE node IN (SELECT node FROM rt_ins_touched)`,
-      ...this.input.policies.flatMap((policy) => {
-        const own = `merge_policy_id = rt_hash32(${lit(policy.id)}) AND profile_id IN (SELECT node FROM ${staleOf(policy)})`;
-        return [`INSERT INTO rt_ins_old SELECT * FROM ${PROFILE_STATE} WHERE ${own}`, `DELETE FROM ${PROFILE_STATE} WHERE ${own}`];
-      }),
-      ...this.writeProfileRows('rt_ins_fresh', true),
-      `INSERT INTO ${PROFILE_STATE} SELECT * FROM rt_ins_fresh`,
+        WHERE graph IN (SELECT DISTINCT graph FROM ${NODES} WHERE node IN (SELECT node FROM rt_ins_recs))`,
+      ...(policies.some((p) => staleOf(p) === 'rt_ins_stale_nodes')
+        ? [`CREATE OR REPLACE TEMP TABLE rt_ins_stale_nodes AS SELECT * FROM rt_ins_stale_graphs WHERE node IN (SELECT node FROM rt_ins_recs)`]
+        : []),
+      // The old rows of the profiles to recompute, then those rows deleted (one scan for all policies each).
+      `CREATE OR REPLACE TEMP TABLE rt_ins_pstate AS SELECT * FROM ${PROFILE_STATE} WHERE profile_id IN (SELECT node FROM rt_ins_stale_graphs${members})`,
+      `CREATE OR REPLACE TEMP TABLE rt_ins_old AS SELECT * FROM rt_ins_pstate WHERE ${own.join(' OR ') || 'false'}`,
+      `DELETE FROM ${PROFILE_STATE} p USING rt_ins_old o WHERE p.merge_policy_id = o.merge_policy_id AND p.profile_id = o.profile_id`,
+      ...this.writeProfileRows(true),
       // Old and new contributions net out per (policy, first date, namespaces, single); zero rows disappear.
       `CREATE OR REPLACE TEMP TABLE rt_ins_delta AS SELECT merge_policy_id, first_date, s.namespaces, single, n FROM (
           SELECT merge_policy_id, first_date, ns_set, single, sum(n)::BIGINT AS n FROM (
@@ -627,7 +664,17 @@ export class CdpRefresh {
         WHERE a.status = 'realized' GROUP BY ALL),
       intervals AS (SELECT * FROM kept UNION ALL SELECT * FROM fresh)
       SELECT i.segment_id, i.merge_policy_id, i.profile_id, i.day, i.until, x.ns_set, x.clv_decile, x.predicted_clv
-      FROM intervals i LEFT JOIN ${PROFILE_STATE} x ON x.merge_policy_id = i.merge_policy_id AND x.profile_id = i.profile_id`;
+      FROM intervals i LEFT JOIN (${CdpRefresh.prefetchedProfilesSql()}) x ON x.merge_policy_id = i.merge_policy_id AND x.profile_id = i.profile_id`;
+  }
+
+  /**
+   * The current `_rt_insights_profiles` rows of the audience step's profiles without reading it again: the
+   * recomputed rows, and the prefetched rows (`rt_ins_pstate`, see `updateProfiles`) of the others.
+   */
+  private static prefetchedProfilesSql(): string {
+    const columns = 'merge_policy_id, profile_id, ns_set, clv_decile, predicted_clv';
+    return `SELECT ${columns} FROM rt_ins_fresh UNION ALL SELECT ${columns} FROM rt_ins_pstate p
+      WHERE NOT EXISTS (SELECT 1 FROM rt_ins_old o WHERE o.merge_policy_id = p.merge_policy_id AND o.profile_id = p.profile_id)`;
   }
 
   /** Day deltas of membership intervals (`from`), counted `sign` times: +1 where one starts, −1 where it ends; per namespace too. */
@@ -651,9 +698,11 @@ export class CdpRefresh {
   private async audienceAppendOnly(checkpoint: AudienceCheckpoint): Promise<((column: string) => string) | null> {
     const since = (column: string, at: string | null) => (at === null ? 'true' : `${column} >= ${lit(at)}::TIMESTAMPTZ`);
     const at = checkpoint.at === null ? null : `${lit(checkpoint.at)}::TIMESTAMPTZ`;
+    // "at" is NOT NULL: the rows before (through) the checkpoint's time are all of them minus those at or after
+    // (after) it, which zone maps find in the newest row groups, instead of a count over the whole history.
     const row = (
-      await this.q(`SELECT (SELECT count(*) FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE NOT ${since('"at"', checkpoint.at)}) AS before,
-        (SELECT count(*) FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE ${at === null ? 'false' : `"at" <= ${at}`}) AS through,
+      await this.q(`SELECT (SELECT count(*) FROM ${MEMBERSHIP_HISTORY_TABLE}) - (SELECT count(*) FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE ${since('"at"', checkpoint.at)}) AS before,
+        (SELECT count(*) FROM ${MEMBERSHIP_HISTORY_TABLE}) - (SELECT count(*) FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE ${at === null ? 'true' : `"at" > ${at}`}) AS through,
         (SELECT count(*) FROM ${MEMBERSHIP_TABLE} m WHERE ${since('m.last_qualification_time', checkpoint.lqt)} AND NOT EXISTS (
           SELECT 1 FROM ${MEMBERSHIP_HISTORY_TABLE} h WHERE ${since('h."at"', checkpoint.at)} AND h.segment_id = m.segment_id AND h.merge_policy_id = m.merge_policy_id AND h.profile_id = m.profile_id)) AS orphans`)
     )[0];
