@@ -79,6 +79,9 @@ export async function materialiseEvents(session: WarehouseSession, table: string
 /** An event as the streaming evaluator sees it: its XDM fields and the profile it belongs to. */
 export type ProfileEvent = JsonRecord & { profile_id: number };
 
+/** Keys per point-lookup query: DuckDB uses an ART index only for short constant `IN` lists (a few hundred). */
+export const POINT_LOOKUPS = 256;
+
 /**
  * The events of the given profiles, oldest first, with `timestamp` at or after `since` (all when null):
  * nodes of the profiles, their anchored records from the index (the `node` index is used when it is the only
@@ -101,12 +104,18 @@ export async function profileEvents(
   const profileOf = new Map(nodeRows.map((r) => [r.node, r.profile]));
   const cutoff = since ? `AND ts >= ${quoteLiteral(since.toISOString())}::TIMESTAMPTZ` : '';
   const ids = datasets.map((d) => quoteLiteral(d.id)).join(', ');
-  const hits = await warehouse.query(
-    `WITH hit AS MATERIALIZED (SELECT * FROM ${RECORDS} WHERE node IN (${intList(profileOf.keys())}))
-     SELECT ds, snap, seq, node FROM hit WHERE ord = 0 AND ds IN (${ids}) ${cutoff}`,
-  );
+  // Short constant lists, so DuckDB answers each from the index on `node` instead of scanning every record.
+  const nodes = [...profileOf.keys()];
+  const hits: JsonRecord[] = [];
+  for (let i = 0; i < nodes.length; i += POINT_LOOKUPS) {
+    const found = await warehouse.query(
+      `WITH hit AS MATERIALIZED (SELECT * FROM ${RECORDS} WHERE node IN (${intList(nodes.slice(i, i + POINT_LOOKUPS))}))
+       SELECT ds, snap, seq, node FROM hit WHERE ord = 0 AND ds IN (${ids}) ${cutoff}`,
+    );
+    hits.push(...found.rows);
+  }
   const byDataset = new Map<string, { snap: number; seq: number; profile: number }[]>();
-  for (const r of hits.rows) {
+  for (const r of hits) {
     const list = byDataset.get(r.ds as string) ?? [];
     list.push({ snap: Number(r.snap), seq: Number(r.seq), profile: profileOf.get(Number(r.node))! });
     byDataset.set(r.ds as string, list);
@@ -115,10 +124,12 @@ export async function profileEvents(
     const keys = byDataset.get(dataset.id);
     if (!keys?.length) continue;
     const snaps = [...new Set(keys.map((k) => k.snap))];
-    const values = keys.map((k) => `(${intList([k.snap])}, ${intList([k.seq])}, ${intList([k.profile])})`).join(', ');
+    // The keys as one JSON parameter: a VALUES list of thousands of rows cost more to parse than to run.
+    const wanted = `SELECT k.snap, k.seq, k.profile_id FROM (SELECT unnest(from_json($keys, '[{"snap":"BIGINT","seq":"BIGINT","profile_id":"BIGINT"}]')) AS k)`;
     const rows = await warehouse.query(
-      `SELECT w.profile_id, t.* EXCLUDE (${DROPPED}) FROM ${rowsAtSql(dataset.tableName, snaps, `SELECT snap, seq FROM (VALUES ${values}) k(snap, seq, profile_id)`)} t
-       JOIN (VALUES ${values}) w(snap, seq, profile_id) ON w.snap = t."_rt_snapshot_id" AND w.seq = t._rt_seq`,
+      `SELECT w.profile_id, t.* EXCLUDE (${DROPPED}) FROM ${rowsAtSql(dataset.tableName, snaps, `SELECT snap, seq FROM (${wanted})`)} t
+       JOIN (${wanted}) w ON w.snap = t."_rt_snapshot_id" AND w.seq = t._rt_seq`,
+      { keys: JSON.stringify(keys.map((k) => ({ snap: k.snap, seq: k.seq, profile_id: k.profile }))) },
     );
     for (const row of rows.rows) {
       const profile = Number(row.profile_id);

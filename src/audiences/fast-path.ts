@@ -36,7 +36,7 @@
 import type { Clock } from '../core/clock.ts';
 import type { IdentityGraph } from '../identity/graph.ts';
 import type { GraphChange } from '../identity/graph-build.ts';
-import { intList } from '../identity/sql.ts';
+import { idsRelation, intList } from '../identity/sql.ts';
 import { NODES } from '../identity/store.ts';
 import type { DatasetRecord, MergePolicyRecord } from '../ports/metadata-store.ts';
 import type { JsonRecord, SandboxWarehouse } from '../ports/warehouse.ts';
@@ -187,8 +187,12 @@ export class FastPath {
   maxGroupEvents = 500;
   /** How long the list of datasets (and their roles) and merge policies are trusted before they are read again. */
   datasetTtlMs = 2000;
-  /** Delay before the `segmentMembership` maps of changed profiles are rebuilt (off the latency path). */
-  mapsDelayMs = 1000;
+  /**
+   * Delay before the `segmentMembership` maps of changed profiles are rebuilt (off the latency path): the rebuild
+   * joins the whole profile table, so at a million profiles each costs about a second whatever it rewrites;
+   * gathering five seconds of changes keeps it from crowding the stream.
+   */
+  mapsDelayMs = 5000;
   /** `ROUNDTRIP_AUDIENCE_FAST_PATH=0` leaves every event to the slow path (the benchmark's baseline). */
   enabled = process.env.ROUNDTRIP_AUDIENCE_FAST_PATH !== '0';
   private readonly sandboxes = new Map<string, SandboxState>();
@@ -822,8 +826,7 @@ export class FastPath {
       const warehouse = await this.deps.warehouse(sandbox);
       for (const [policyId, ids] of todo) {
         const policy = await this.deps.policies.get(sandbox, policyId);
-        const relation = `SELECT * FROM (VALUES ${[...ids].map((id) => `(${intList([id])})`).join(', ')}) v(profile_id)`;
-        await refreshProfileMaps(this.deps.graph, warehouse, policy, warehouse, relation);
+        await refreshProfileMaps(this.deps.graph, warehouse, policy, warehouse, idsRelation(ids));
       }
     } catch (error) {
       this.deps.warn(`Refreshing segmentMembership maps of sandbox ${sandbox} failed`, error);

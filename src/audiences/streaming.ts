@@ -25,15 +25,15 @@
 import type { Clock } from '../core/clock.ts';
 import type { GraphContext, IdentityGraph } from '../identity/graph.ts';
 import type { GraphChange } from '../identity/graph-build.ts';
-import { intList, quoteIdent } from '../identity/sql.ts';
+import { idsRelation, intList, quoteIdent } from '../identity/sql.ts';
 import type { CommittedRecords, EventBus, Subscription } from '../ports/event-bus.ts';
 import type { DatasetRecord, MergePolicyRecord } from '../ports/metadata-store.ts';
-import type { SandboxWarehouse } from '../ports/warehouse.ts';
+import type { JsonRecord, SandboxWarehouse } from '../ports/warehouse.ts';
 import type { MergePolicies } from '../profile/merge-policies.ts';
 import { dependencyLayers, type Definition, type SegmentDefinitions } from './definitions.ts';
 import { evaluate, type Prepared } from './engine.ts';
 import { FastPath, percentile, type FastPathStats } from './fast-path.ts';
-import { profileEvents, type ProfileEvent } from './events-relation.ts';
+import { POINT_LOOKUPS, profileEvents, type ProfileEvent } from './events-relation.ts';
 import { MembershipLock, type WrittenTransition } from './fast-path-writes.ts';
 import { ensureMembershipTables } from './membership-tables.ts';
 import { realizedSegments, refreshProfileMaps } from './membership.ts';
@@ -89,8 +89,6 @@ export interface StreamingDeps {
 const emptyPending = (): Pending => ({ graphs: new Set(), nodes: new Set(), full: false, commits: [] });
 
 const pairKey = (segmentId: string, profileId: number): string => `${segmentId}\u0000${profileId}`;
-/** A relation of profile ids as one JSON literal: a `VALUES` list of thousands of rows parses slowly. */
-const idsRelation = (ids: readonly number[]): string => `SELECT unnest(from_json('${JSON.stringify(ids.map((id) => Math.trunc(id)))}', '["BIGINT"]')) AS profile_id`;
 
 export class StreamingEvaluator {
   /**
@@ -282,9 +280,11 @@ export class StreamingEvaluator {
     const warehouse = await this.deps.warehouse(sandbox);
     await ensureMembershipTables(warehouse);
     const tables = await warehouse.listTables();
-    const rows = tables.includes(policy.snapshotTable) && ids.length
-      ? (await warehouse.query(`SELECT * FROM ${quoteIdent(policy.snapshotTable)} WHERE profile_id IN (${intList(ids)})`)).rows
-      : [];
+    const rows: JsonRecord[] = [];
+    // In short lists, answered from the `profile_id` index (a long list scans the whole table).
+    for (let i = 0; tables.includes(policy.snapshotTable) && i < ids.length; i += POINT_LOOKUPS) {
+      rows.push(...(await warehouse.query(`SELECT * FROM ${quoteIdent(policy.snapshotTable)} WHERE profile_id IN (${intList(ids.slice(i, i + POINT_LOOKUPS))})`)).rows);
+    }
     const profiles = new Map(rows.map((r) => [Number(r.profile_id), r]));
     const lookbacks = list.filter((s) => s.prepared.features.eventReferences > 0).map((s) => s.prepared.lookbackDays);
     const since = lookbacks.some((l) => l === null) ? null : lookbacks.length ? new Date(now.getTime() - Math.max(...(lookbacks as number[])) * 86_400_000 - 1000) : undefined;

@@ -24,8 +24,13 @@ interface Knowledge {
 
 export class StoredIds {
   private readonly known = new Map<string, Knowledge>();
+  /**
+   * Datasets found to hold more ids than the limit: asked straight away from then on (counting a table of
+   * millions of ids at every apply cost hundreds of milliseconds); a `forget` counts again.
+   */
+  private readonly tooMany = new Set<string>();
   /** How the last answers were given, for tests and stats: from memory, or by asking the table. */
-  readonly answers = { fromMemory: 0, fromTable: 0, loads: 0 };
+  readonly answers = { fromMemory: 0, fromTable: 0, loads: 0, counts: 0 };
 
   constructor(
     private readonly warehouse: Warehouse,
@@ -39,7 +44,10 @@ export class StoredIds {
     const key = `${sandbox}/${dataset.id}`;
     let knowledge = this.known.get(key);
     if (knowledge && knowledge.snapshotId !== dataset.lastSnapshotId) knowledge = undefined;
-    knowledge ??= await this.load(sandbox, dataset);
+    if (!knowledge && !this.tooMany.has(key)) {
+      knowledge = await this.load(sandbox, dataset);
+      if (!knowledge && this.limit > 0) this.tooMany.add(key);
+    }
     if (!knowledge) {
       this.answers.fromTable++;
       return this.ask(sandbox, dataset.tableName, ids);
@@ -67,6 +75,7 @@ export class StoredIds {
   /** A write failed (or its outcome is unknown): reload before the next answer. */
   forget(sandbox: string, datasetId: string): void {
     this.known.delete(`${sandbox}/${datasetId}`);
+    this.tooMany.delete(`${sandbox}/${datasetId}`);
   }
 
   /** Every id of the table, unless there are more than `limit`. One list aggregate, parsed once. */
@@ -74,6 +83,7 @@ export class StoredIds {
     if (this.limit <= 0) return undefined;
     const warehouse = await this.warehouse.sandbox(sandbox);
     const table = `"${dataset.tableName}"`;
+    this.answers.counts++;
     const { rows: counted } = await warehouse.query(`SELECT count("_id") AS n FROM ${table}`);
     if (Number(counted[0]?.n ?? 0) > this.limit) return undefined;
     const { rows } = await warehouse.query(`SELECT CAST(to_json(coalesce(list("_id"), [])) AS VARCHAR) AS ids, coalesce(max("_rt_snapshot_id"), 0) AS last FROM ${table} WHERE "_id" IS NOT NULL`);

@@ -160,10 +160,12 @@ describe('streaming ingestion: collection envelope', () => {
     const dataset = await t.platform.datasets.get('prod', 'web events');
     const small = new StoredIds(t.platform.warehouse, 2);
     assert.deepEqual([...(await small.stored('prod', dataset, ['big-1', 'big-3', 'never-sent']))].sort(), ['big-1', 'big-3']);
-    assert.deepEqual(small.answers, { fromMemory: 0, fromTable: 1, loads: 0 });
+    assert.deepEqual(small.answers, { fromMemory: 0, fromTable: 1, loads: 0, counts: 1 });
+    assert.deepEqual([...(await small.stored('prod', dataset, ['big-2']))], ['big-2']);
+    assert.deepEqual(small.answers, { fromMemory: 0, fromTable: 2, loads: 0, counts: 1 }, 'too many once, asked straight away after (not counted at every apply)');
     const roomy = new StoredIds(t.platform.warehouse, 1_000_000);
     assert.deepEqual([...(await roomy.stored('prod', dataset, ['big-2', 'never-sent']))], ['big-2']);
-    assert.deepEqual(roomy.answers, { fromMemory: 1, fromTable: 0, loads: 1 });
+    assert.deepEqual(roomy.answers, { fromMemory: 1, fromTable: 0, loads: 1, counts: 1 });
   });
 
   it('refuses a record over the size limit with 413 RT_RECORD_TOO_LARGE, by record and by body', async () => {
