@@ -213,96 +213,99 @@ try {
     console.log(`  memory limit ${values.memory}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (1, 5, 15 min)`);
   }
 
-  // Streaming: continuous audiences, checkouts streamed at RATE events/s.
-  const streamingPql = [
-    'CHAIN(xEvent, timestamp, [C0: WHAT(eventType.equals("commerce.checkouts", false)) WHEN(<= 24 hours before now)])',
-    '_roundtrip.tier = "GOLD" and CHAIN(xEvent, timestamp, [C0: WHAT(eventType.equals("commerce.checkouts", false)) WHEN(<= 24 hours before now)])',
-    '_roundtrip.points > 50000',
-  ];
-  const streamIds: string[] = [];
-  for (const [i, pql] of streamingPql.entries()) {
-    streamIds.push((await platform.audiences.definitions.create(LOCAL_OPERATOR, SANDBOX, { name: `streaming ${i}`, expression: { type: 'PQL', format: 'pql/text', value: pql }, evaluationInfo: { continuous: { enabled: true } } })).id);
-  }
-  const created = await app.inject({ method: 'POST', url: '/streaming/connections', payload: { name: 'bench', dataset: 'events', profileDataset: 'members' } });
-  const { connection, secret } = created.json<{ connection: { id: string }; secret: string }>();
-  await new Promise((r) => setTimeout(r, 1200)); // the graph follower subscribes to the bus on its first poll
-  // Steady state before the stream: the fast path's preloads (memberships, identities, attributes) and the slow
-  // path's first rounds over the segments just created.
-  await timed('streaming warm-up (preloads, first rounds)', () => platform.audiences.streaming.idle());
-
-  const acked = new Map<number, number>();
-  const latencies: number[] = [];
-  const qualified = new Set<number>();
-  const byPath = { fast: 0, slow: 0 };
-  /** Fast-path latencies by the second (since the first request) their event was acknowledged in. */
-  const bySecond = new Map<number, number[]>();
-  let startedAt = Date.now();
-  platform.audiences.streaming.onChange((c) => {
-    if (c.segmentId !== streamIds[0] || c.status !== 'realized') return;
-    const crm = profileCrm.get(c.profileId);
-    const at = crm === undefined ? undefined : acked.get(crm);
-    if (crm !== undefined && !qualified.has(crm)) {
-      qualified.add(crm);
-      byPath[c.path ?? 'slow']++;
-      // The response may reach the client after the fast path committed: then the client saw it at once (0).
-      if (at !== undefined) latencies.push(Math.max(0, c.at - at));
-      if (c.acknowledgedAt !== undefined) {
-        const second = Math.floor((c.acknowledgedAt - startedAt) / 1000);
-        const list = bySecond.get(second) ?? [];
-        list.push(c.at - c.acknowledgedAt);
-        bySecond.set(second, list);
-      }
+  if (STREAM_SECONDS <= 0) console.log('streaming: skipped (--stream-seconds 0)');
+  else {
+    // Streaming: continuous audiences, checkouts streamed at RATE events/s.
+    const streamingPql = [
+      'CHAIN(xEvent, timestamp, [C0: WHAT(eventType.equals("commerce.checkouts", false)) WHEN(<= 24 hours before now)])',
+      '_roundtrip.tier = "GOLD" and CHAIN(xEvent, timestamp, [C0: WHAT(eventType.equals("commerce.checkouts", false)) WHEN(<= 24 hours before now)])',
+      '_roundtrip.points > 50000',
+    ];
+    const streamIds: string[] = [];
+    for (const [i, pql] of streamingPql.entries()) {
+      streamIds.push((await platform.audiences.definitions.create(LOCAL_OPERATOR, SANDBOX, { name: `streaming ${i}`, expression: { type: 'PQL', format: 'pql/text', value: pql }, evaluationInfo: { continuous: { enabled: true } } })).id);
     }
-  });
-  const profileCrm = new Map<number, number>();
-  for (const r of (await warehouse.query(`SELECT profile_id, _roundtrip.crmId AS crm FROM "${policy.snapshotTable}"`)).rows) profileCrm.set(Number(r.profile_id), Number((r.crm as string).slice(1)));
-  const already = new Set((await warehouse.query(`SELECT profile_id FROM _rt_segment_membership WHERE segment_id = '${streamIds[0]}' AND status = 'realized'`)).rows.map((r) => Number(r.profile_id)));
-  const candidates = [...profileCrm].filter(([p]) => !already.has(p)).map(([, crm]) => crm);
-  const total = Math.min(RATE * STREAM_SECONDS, candidates.length);
-  const perRequest = 100;
-  const interval = (perRequest / RATE) * 1000;
-  const started = performance.now();
-  startedAt = Date.now();
-  const inflight: Promise<unknown>[] = [];
-  let sent = 0;
-  for (let k = 0; sent < total; k++) {
-    const due = started + k * interval;
-    const wait = due - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const batch = candidates.slice(sent, sent + perRequest);
-    sent += batch.length;
-    const messages = batch.map((crm) => ({ header: {}, body: { xdmEntity: { _id: `s-${crm}`, timestamp: new Date(NOW - 3_600_000).toISOString(), eventType: 'commerce.checkouts', identityMap: { CRMID: [{ id: `C${crm}` }] } } } }));
-    inflight.push(
-      app.inject({ method: 'POST', url: `/collection/batch/${connection.id}`, payload: { messages }, headers: { authorization: `Bearer ${secret}` } }).then((res) => {
-        const at = Date.now();
-        if (res.statusCode === 200) for (const crm of batch) acked.set(crm, at);
-      }),
-    );
+    const created = await app.inject({ method: 'POST', url: '/streaming/connections', payload: { name: 'bench', dataset: 'events', profileDataset: 'members' } });
+    const { connection, secret } = created.json<{ connection: { id: string }; secret: string }>();
+    await new Promise((r) => setTimeout(r, 1200)); // the graph follower subscribes to the bus on its first poll
+    // Steady state before the stream: the fast path's preloads (memberships, identities, attributes) and the slow
+    // path's first rounds over the segments just created.
+    await timed('streaming warm-up (preloads, first rounds)', () => platform.audiences.streaming.idle());
+
+    const acked = new Map<number, number>();
+    const latencies: number[] = [];
+    const qualified = new Set<number>();
+    const byPath = { fast: 0, slow: 0 };
+    /** Fast-path latencies by the second (since the first request) their event was acknowledged in. */
+    const bySecond = new Map<number, number[]>();
+    let startedAt = Date.now();
+    platform.audiences.streaming.onChange((c) => {
+      if (c.segmentId !== streamIds[0] || c.status !== 'realized') return;
+      const crm = profileCrm.get(c.profileId);
+      const at = crm === undefined ? undefined : acked.get(crm);
+      if (crm !== undefined && !qualified.has(crm)) {
+        qualified.add(crm);
+        byPath[c.path ?? 'slow']++;
+        // The response may reach the client after the fast path committed: then the client saw it at once (0).
+        if (at !== undefined) latencies.push(Math.max(0, c.at - at));
+        if (c.acknowledgedAt !== undefined) {
+          const second = Math.floor((c.acknowledgedAt - startedAt) / 1000);
+          const list = bySecond.get(second) ?? [];
+          list.push(c.at - c.acknowledgedAt);
+          bySecond.set(second, list);
+        }
+      }
+    });
+    const profileCrm = new Map<number, number>();
+    for (const r of (await warehouse.query(`SELECT profile_id, _roundtrip.crmId AS crm FROM "${policy.snapshotTable}"`)).rows) profileCrm.set(Number(r.profile_id), Number((r.crm as string).slice(1)));
+    const already = new Set((await warehouse.query(`SELECT profile_id FROM _rt_segment_membership WHERE segment_id = '${streamIds[0]}' AND status = 'realized'`)).rows.map((r) => Number(r.profile_id)));
+    const candidates = [...profileCrm].filter(([p]) => !already.has(p)).map(([, crm]) => crm);
+    const total = Math.min(RATE * STREAM_SECONDS, candidates.length);
+    const perRequest = 100;
+    const interval = (perRequest / RATE) * 1000;
+    const started = performance.now();
+    startedAt = Date.now();
+    const inflight: Promise<unknown>[] = [];
+    let sent = 0;
+    for (let k = 0; sent < total; k++) {
+      const due = started + k * interval;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const batch = candidates.slice(sent, sent + perRequest);
+      sent += batch.length;
+      const messages = batch.map((crm) => ({ header: {}, body: { xdmEntity: { _id: `s-${crm}`, timestamp: new Date(NOW - 3_600_000).toISOString(), eventType: 'commerce.checkouts', identityMap: { CRMID: [{ id: `C${crm}` }] } } } }));
+      inflight.push(
+        app.inject({ method: 'POST', url: `/collection/batch/${connection.id}`, payload: { messages }, headers: { authorization: `Bearer ${secret}` } }).then((res) => {
+          const at = Date.now();
+          if (res.statusCode === 200) for (const crm of batch) acked.set(crm, at);
+        }),
+      );
+    }
+    await Promise.all(inflight);
+    const sendSeconds = (performance.now() - started) / 1000;
+    const deadline = Date.now() + 30_000;
+    while ([...acked.keys()].some((crm) => !qualified.has(crm)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const settledSeconds = (performance.now() - started) / 1000;
+    await platform.audiences.streaming.idle();
+    latencies.sort((a, b) => a - b);
+    const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)] ?? NaN;
+    const missing = [...acked.keys()].filter((crm) => !qualified.has(crm)).length;
+    console.log(`streaming (fast path ${values['fast-path']}): ${acked.size} checkouts acknowledged in ${sendSeconds.toFixed(1)} s (${Math.round(acked.size / sendSeconds)}/s); ${acked.size - missing} qualified within ${settledSeconds.toFixed(1)} s (${byPath.fast} by the fast path, ${byPath.slow} by the slow path), ${missing} not`);
+    const stats = platform.audiences.streaming.stats();
+    const fast = stats.fastPath;
+    console.log(`fast path ack → membership commit (stats endpoint): p50 ${fast.latencyMs.p50} ms  p95 ${fast.latencyMs.p95} ms  p99 ${fast.latencyMs.p99} ms  max ${fast.latencyMs.max} ms over ${fast.latencyMs.samples} transitions  (target p99 < 100 ms)`);
+    console.log(`  ${fast.events} events, ${fast.decided} decided, ${fast.fallbacks} to the slow path (${JSON.stringify(fast.fallbackReasons)}), ${fast.groups} micro-groups, ${fast.evaluations} evaluations, ${fast.changes} changes; identity cache ${fast.identityCache.hits} hits / ${fast.identityCache.misses} misses`);
+    const steps = fast.stepsMs;
+    console.log(`  fast path time per step (summed over groups): identities ${steps.identities.toFixed(0)} ms, attributes ${steps.attributes.toFixed(0)} ms, evaluate ${steps.evaluate.toFixed(0)} ms, waiting for the lock ${steps.lock.toFixed(0)} ms, writes ${steps.write.toFixed(0)} ms; ${fast.seedWaits} profiles waited for their history`);
+    console.log(`  load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (1, 5, 15 min)`);
+    const ackSeconds = [...bySecond.keys()].sort((a, b) => a - b);
+    console.log(`  fast path latency by second of acknowledgement (p50/p99/max ms): ${ackSeconds.map((k) => {
+      const l = bySecond.get(k)!.sort((a, b) => a - b);
+      return `${k}s ${l[Math.floor(l.length / 2)]}/${l[Math.min(l.length - 1, Math.ceil(0.99 * l.length) - 1)]}/${l.at(-1)}`;
+    }).join('  ')}`);
+    console.log(`client: HTTP response → membership commit:   p50 ${pct(50)} ms  p95 ${pct(95)} ms  p99 ${pct(99)} ms  max ${latencies.at(-1)} ms`);
+    console.log(`slow path commit → membership (stats endpoint): p50 ${stats.latencyMs.p50} ms  p99 ${stats.latencyMs.p99} ms over ${stats.latencyMs.samples} commits, ${stats.rounds} rounds, ${stats.evaluations} evaluations, ${stats.changes} changes`);
   }
-  await Promise.all(inflight);
-  const sendSeconds = (performance.now() - started) / 1000;
-  const deadline = Date.now() + 30_000;
-  while ([...acked.keys()].some((crm) => !qualified.has(crm)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  const settledSeconds = (performance.now() - started) / 1000;
-  await platform.audiences.streaming.idle();
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)] ?? NaN;
-  const missing = [...acked.keys()].filter((crm) => !qualified.has(crm)).length;
-  console.log(`streaming (fast path ${values['fast-path']}): ${acked.size} checkouts acknowledged in ${sendSeconds.toFixed(1)} s (${Math.round(acked.size / sendSeconds)}/s); ${acked.size - missing} qualified within ${settledSeconds.toFixed(1)} s (${byPath.fast} by the fast path, ${byPath.slow} by the slow path), ${missing} not`);
-  const stats = platform.audiences.streaming.stats();
-  const fast = stats.fastPath;
-  console.log(`fast path ack → membership commit (stats endpoint): p50 ${fast.latencyMs.p50} ms  p95 ${fast.latencyMs.p95} ms  p99 ${fast.latencyMs.p99} ms  max ${fast.latencyMs.max} ms over ${fast.latencyMs.samples} transitions  (target p99 < 100 ms)`);
-  console.log(`  ${fast.events} events, ${fast.decided} decided, ${fast.fallbacks} to the slow path (${JSON.stringify(fast.fallbackReasons)}), ${fast.groups} micro-groups, ${fast.evaluations} evaluations, ${fast.changes} changes; identity cache ${fast.identityCache.hits} hits / ${fast.identityCache.misses} misses`);
-  const steps = fast.stepsMs;
-  console.log(`  fast path time per step (summed over groups): identities ${steps.identities.toFixed(0)} ms, attributes ${steps.attributes.toFixed(0)} ms, evaluate ${steps.evaluate.toFixed(0)} ms, waiting for the lock ${steps.lock.toFixed(0)} ms, writes ${steps.write.toFixed(0)} ms; ${fast.seedWaits} profiles waited for their history`);
-  console.log(`  load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (1, 5, 15 min)`);
-  const ackSeconds = [...bySecond.keys()].sort((a, b) => a - b);
-  console.log(`  fast path latency by second of acknowledgement (p50/p99/max ms): ${ackSeconds.map((k) => {
-    const l = bySecond.get(k)!.sort((a, b) => a - b);
-    return `${k}s ${l[Math.floor(l.length / 2)]}/${l[Math.min(l.length - 1, Math.ceil(0.99 * l.length) - 1)]}/${l.at(-1)}`;
-  }).join('  ')}`);
-  console.log(`client: HTTP response → membership commit:   p50 ${pct(50)} ms  p95 ${pct(95)} ms  p99 ${pct(99)} ms  max ${latencies.at(-1)} ms`);
-  console.log(`slow path commit → membership (stats endpoint): p50 ${stats.latencyMs.p50} ms  p99 ${stats.latencyMs.p99} ms over ${stats.latencyMs.samples} commits, ${stats.rounds} rounds, ${stats.evaluations} evaluations, ${stats.changes} changes`);
 } finally {
   await app.close();
   await platform.close();
