@@ -88,7 +88,10 @@ describe('console: the round trip through the UI', { skip: BROWSER_SKIP }, () =>
     await page.goto(`${url}/`);
     await page.getByLabel('API key').fill(t.adminToken);
     await button('Sign in').click();
-    const tabs = await page.getByRole('navigation', { name: 'Screens' }).getByRole('link').allInnerTexts();
+    // The screens appear once the key is checked: wait for them before reading the list (it flaked empty in CI).
+    const nav = page.getByRole('navigation', { name: 'Screens' });
+    await nav.getByRole('link', { name: 'Campaigns', exact: true }).waitFor({ state: 'visible', timeout: 10_000 });
+    const tabs = await nav.getByRole('link').allInnerTexts();
     for (const screen of ['Audiences', 'Insights', 'Destinations', 'Campaigns']) assert.ok(tabs.includes(screen), tabs.join(', '));
   });
 

@@ -102,7 +102,7 @@ describe('console: the screens in a real browser', { skip: BROWSER_SKIP }, () =>
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('API key').fill(key.body.token);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('navigation', { name: 'Screens' }).waitFor();
+    await page.getByRole('navigation', { name: 'Screens' }).getByRole('link', { name: 'Profiles', exact: true }).waitFor();
     const tabs = await page.getByRole('navigation', { name: 'Screens' }).getByRole('link').allInnerTexts();
     assert.ok(tabs.includes('Profiles') && !tabs.includes('Queries'), tabs.join(', '));
   });
