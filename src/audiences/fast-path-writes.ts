@@ -11,25 +11,13 @@
  * table has no key DuckDB could enforce). Writers that bypass the lock (batch jobs, uploads, the purge) make the
  * memory read again (`forget`).
  */
+import { KeyedLock } from '../core/keyed-lock.ts';
 import { intList, quoteLiteral } from '../identity/sql.ts';
 import type { SandboxWarehouse } from '../ports/warehouse.ts';
 import { MEMBERSHIP_HISTORY_TABLE, MEMBERSHIP_TABLE, type MembershipStatus } from './membership-tables.ts';
 
-/** Serialises membership writers per sandbox (promise chain; a failed holder releases it). */
-export class MembershipLock {
-  private readonly tails = new Map<string, Promise<unknown>>();
-
-  run<T>(sandbox: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(sandbox) ?? Promise.resolve();
-    const result = previous.then(work, work);
-    const tail = result.catch(() => undefined);
-    this.tails.set(sandbox, tail);
-    void tail.then(() => {
-      if (this.tails.get(sandbox) === tail) this.tails.delete(sandbox);
-    });
-    return result;
-  }
-}
+/** Serialises membership writers per sandbox (both streaming paths). */
+export class MembershipLock extends KeyedLock {}
 
 export interface Decision {
   segmentId: string;

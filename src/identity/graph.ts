@@ -17,6 +17,7 @@
 import type { AuditLog } from '../access/audit.ts';
 import type { Principal } from '../access/principal.ts';
 import type { SchemaRegistry } from '../catalog/schema-registry.ts';
+import { KeyedLock } from '../core/keyed-lock.ts';
 import type { ResolvedSchema } from '../catalog/xdm/compose.ts';
 import { RoundtripError } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
@@ -72,7 +73,7 @@ const MAX_IDENTITIES_LIMIT = 10_000;
 
 export class IdentityGraph {
   private readonly listeners: GraphListener[] = [];
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedLock();
   private readonly memory = new WeakMap<SandboxWarehouse, SyncMemory>();
   private readonly schemas = new Map<string, ResolvedSchema>();
   /** Per sandbox: namespaces never disappear, so a miss reloads and a hit needs no query. */
@@ -94,14 +95,7 @@ export class IdentityGraph {
 
   /** Runs `work` with the sandbox's graph to itself (changes are serialised per sandbox). */
   withLock<T>(sandbox: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(sandbox) ?? Promise.resolve();
-    const run = previous.then(work, work);
-    const tail = run.catch(() => undefined);
-    this.locks.set(sandbox, tail);
-    void tail.then(() => {
-      if (this.locks.get(sandbox) === tail) this.locks.delete(sandbox);
-    });
-    return run;
+    return this.locks.run(sandbox, work);
   }
 
   async context(sandbox: string): Promise<GraphContext> {
@@ -165,7 +159,7 @@ export class IdentityGraph {
     const warehouse = await this.warehouse.sandbox(sandbox);
     const memory = this.memory.get(warehouse);
     // Nothing new and no change under way (a sync may be between its commit and the profile tables' update).
-    if (memory && !this.locks.has(sandbox) && !this.behind(memory, await this.metadata.datasets.list(sandbox))) return;
+    if (memory && !this.locks.busy(sandbox) && !this.behind(memory, await this.metadata.datasets.list(sandbox))) return;
     await this.withLock(sandbox, async () => {
       const context = await this.context(sandbox);
       const change = await this.syncLocked(context);
