@@ -184,7 +184,7 @@ function openAdapters(config: Config): { metadata: MetadataStore; warehouse: War
   const metadata = config.databaseUrl
     ? openPostgresMetadataStore({ connectionString: config.databaseUrl })
     : openSqliteMetadataStore(paths.metadataFile);
-  const warehouse = new DuckDBWarehouse({ directory: paths.warehouseDir, threads: config.duckdbThreads, memoryLimit: config.duckdbMemoryLimit });
+  const warehouse = new DuckDBWarehouse({ directory: paths.warehouseDir, threads: config.duckdbThreads, memoryLimit: config.duckdbMemoryLimit, checkpointThreshold: config.duckdbCheckpointThreshold });
   return { metadata, warehouse };
 }
 

@@ -37,4 +37,17 @@ describe('DuckDB warehouse sandbox guard', () => {
     await assert.rejects(dev.query(`COPY (SELECT 1) TO '${path.join(own.dir, 'out.csv')}'`), /disabled by configuration/);
     await assert.rejects(warehouse.sandbox('../prod'), { code: 'RT_SANDBOX_NAME_INVALID' });
   });
+
+  it('opens sandbox files with the checkpoint threshold asked for (DuckDB defaults to 16MB)', async () => {
+    const dir = tempDir();
+    const tuned = new DuckDBWarehouse({ directory: dir.dir, threads: 1, memoryLimit: '512MB', checkpointThreshold: '256MiB' });
+    try {
+      const setting = async (w: DuckDBWarehouse) => (await (await w.sandbox('prod')).query(`SELECT current_setting('checkpoint_threshold') AS v`)).rows[0]?.v;
+      assert.equal(await setting(tuned), '256.0 MiB');
+      assert.notEqual(await setting(warehouse), '256.0 MiB');
+    } finally {
+      await tuned.close();
+      dir.remove();
+    }
+  });
 });

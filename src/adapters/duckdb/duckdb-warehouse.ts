@@ -33,6 +33,12 @@ export interface DuckDBWarehouseOptions {
   directory: string;
   threads: number;
   memoryLimit: string;
+  /**
+   * WAL size that triggers a checkpoint (DuckDB's default: 16MB). The commit that crosses it checkpoints, and
+   * other writers wait meanwhile: at streaming rates the default stalls membership writes for up to a second
+   * every few seconds (bench/audiences.ts).
+   */
+  checkpointThreshold?: string;
 }
 
 const TABLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -282,6 +288,7 @@ export class DuckDBWarehouse implements Warehouse {
     const instance = await DuckDBInstance.create(file, {
       threads: String(this.options.threads),
       memory_limit: this.options.memoryLimit,
+      ...(this.options.checkpointThreshold ? { checkpoint_threshold: this.options.checkpointThreshold } : {}),
     });
     const setup = await instance.connect();
     try {
