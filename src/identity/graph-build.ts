@@ -41,15 +41,43 @@ export interface GraphChange {
    * profile by profile (streaming audiences) still use the lists.
    */
   large?: boolean;
+  /**
+   * Of `graphs` and `nodes`, the profiles whose only change is new experience-event records: their identities and
+   * attributes are as before, so an existing profile row stays right (only whether a row exists may change).
+   * Absent: every listed profile may have changed in any way.
+   */
+  eventsOnly?: EventsOnly;
+}
+
+export interface EventsOnly {
+  graphs: Set<number>;
+  nodes: Set<number>;
+  /** The snapshots applied by the change: every new record of these profiles is in one of them. */
+  units: { ds: string; snap: number }[];
 }
 
 export const emptyChange = (): GraphChange => ({ graphs: new Set(), nodes: new Set(), full: false });
 
+/** Profiles events-only in either change and not changed otherwise by the other one. */
+function mergedEventsOnly(a: GraphChange, b: GraphChange, kind: 'graphs' | 'nodes'): Set<number> {
+  const out = new Set<number>();
+  const keep = (x: GraphChange, y: GraphChange): void => {
+    for (const id of x.eventsOnly?.[kind] ?? []) if (!y[kind].has(id) || y.eventsOnly?.[kind].has(id)) out.add(id);
+  };
+  keep(a, b);
+  keep(b, a);
+  return out;
+}
+
 export function mergeChanges(into: GraphChange, from: GraphChange): GraphChange {
+  const eventsOnly: EventsOnly | undefined =
+    into.full || from.full ? undefined : { graphs: mergedEventsOnly(into, from, 'graphs'), nodes: mergedEventsOnly(into, from, 'nodes'), units: [...(into.eventsOnly?.units ?? []), ...(from.eventsOnly?.units ?? [])] };
   from.graphs.forEach((g) => into.graphs.add(g));
   from.nodes.forEach((n) => into.nodes.add(n));
   into.full ||= from.full;
   into.large ||= from.large;
+  if (eventsOnly && (eventsOnly.graphs.size || eventsOnly.nodes.size)) into.eventsOnly = eventsOnly;
+  else delete into.eventsOnly;
   return into;
 }
 
@@ -99,7 +127,7 @@ async function applyIn(warehouse: SqlSession, plan: ApplyPlan): Promise<GraphCha
   const scope = `SELECT node, graph AS start, graph, ns FROM ${NODES} WHERE graph IN (
     SELECT DISTINCT n.graph FROM ${NODES} n WHERE n.node IN (SELECT node FROM ${WORK.records} WHERE linking))`;
   const { changed } = await runUnionFind(warehouse, plan.settings, scope, `SELECT rowid, node, ord, ns FROM ${WORK.records} WHERE linking`);
-  const change = changed > LISTED_LIMIT ? { ...emptyChange(), full: true } : await applyChange(warehouse);
+  const change = changed > LISTED_LIMIT ? { ...emptyChange(), full: true } : await applyChange(warehouse, plan.units);
   const reindexNodes = added > REINDEX_THRESHOLD;
   const reindexRecords = Number((await warehouse.query(`SELECT count(*) AS n FROM ${WORK.records}`)).rows[0]?.n ?? 0) > REINDEX_THRESHOLD;
   // A big insert drops the ART index and builds it again after the commit, faster than maintaining it row by
@@ -194,12 +222,28 @@ async function assignNodes(warehouse: SqlSession, nextNode: number, units: strin
 }
 
 /** Profiles touched by an apply: graphs that changed and the graphs and anchors of new profile records. */
-async function applyChange(warehouse: SqlSession): Promise<GraphChange> {
+async function applyChange(warehouse: SqlSession, units: readonly ApplyUnit[]): Promise<GraphChange> {
   const graphs = `SELECT start AS id FROM ${WORK.result} UNION SELECT graph FROM ${WORK.result}
     UNION SELECT coalesce(r.graph, n.graph, a.node) FROM (SELECT DISTINCT node FROM ${WORK.records} WHERE profile AND ord = 0) a
       LEFT JOIN ${WORK.result} r ON r.node = a.node LEFT JOIN ${NODES} n ON n.node = a.node`;
   const nodes = `SELECT DISTINCT node AS id FROM ${WORK.records} WHERE profile AND ord = 0`;
-  return changeFrom(warehouse, graphs, nodes);
+  const change = await changeFrom(warehouse, graphs, nodes);
+  return change.full ? change : { ...change, eventsOnly: { ...(await eventsOnlyProfiles(warehouse)), units: units.map((u) => ({ ds: u.ds, snap: u.snap })) } };
+}
+
+/**
+ * The profiles of an apply whose records are all experience events on identities the graph knew, in graphs the
+ * apply did not change (`GraphChange.eventsOnly`). Runs before the apply's writes: `NODES` holds the old graphs
+ * and no new identity (a profile anchored on one is new, so never events-only).
+ */
+async function eventsOnlyProfiles(warehouse: SqlSession): Promise<{ graphs: Set<number>; nodes: Set<number> }> {
+  const rows = await warehouse.query(`WITH anchors AS (SELECT node, bool_and(cls = 'experienceevent') AS events FROM ${WORK.records} WHERE profile AND ord = 0 GROUP BY node),
+    known AS (SELECT a.node, a.events, n.graph FROM anchors a JOIN ${NODES} n ON n.node = a.node)
+    SELECT 'node' AS kind, node AS id FROM known WHERE events
+    UNION ALL SELECT 'graph', graph FROM known WHERE graph NOT IN (SELECT start FROM ${WORK.result} UNION SELECT graph FROM ${WORK.result}) GROUP BY graph HAVING bool_and(events)`);
+  const out = { graphs: new Set<number>(), nodes: new Set<number>() };
+  for (const r of rows.rows) out[r.kind === 'node' ? 'nodes' : 'graphs'].add(Number(r.id));
+  return out;
 }
 
 async function changeFrom(warehouse: SqlSession, graphsSql: string, nodesSql: string): Promise<GraphChange> {

@@ -14,7 +14,7 @@ import { ensureMembershipTables } from '../audiences/membership-tables.ts';
 import type { IdentityGraph, GraphContext } from '../identity/graph.ts';
 import type { GraphChange } from '../identity/graph-build.ts';
 import { NODES, RECORDS } from '../identity/store.ts';
-import { intList, quoteIdent, quoteLiteral } from '../identity/sql.ts';
+import { idsRelation, intList, quoteIdent, quoteLiteral } from '../identity/sql.ts';
 import { traced } from '../identity/staging.ts';
 import type { MergePolicyRecord } from '../ports/metadata-store.ts';
 import type { SandboxWarehouse, Warehouse } from '../ports/warehouse.ts';
@@ -99,8 +99,8 @@ export class ProfileStore {
     const inputs = await this.inputs(context, policy);
     const signature = mergeSignature(inputs);
     const state = (await warehouse.query(`SELECT signature FROM ${SNAPSHOT_STATE} WHERE policy = $p`, { p: policy.id })).rows[0];
-    const ids = policy.idStitching === 'none' ? change.nodes : change.graphs;
     const rebuild = change.full || state?.signature !== signature || !(await this.tableExists(warehouse, policy.snapshotTable));
+    const ids = rebuild ? new Set<number>() : await this.rowsToWrite(warehouse, policy, change);
     if (rebuild || (change.large && (await this.largeFor(warehouse, policy.snapshotTable, ids.size)))) {
       // A large but listed change rewrites the table too (cheaper than row updates), yet only the listed rows differ.
       await this.rebuildTable(context, inputs, signature, rebuild ? 'all' : ids);
@@ -109,6 +109,20 @@ export class ProfileStore {
     } else {
       await warehouse.query(`UPDATE ${SNAPSHOT_STATE} SET version = ${context.state.version} WHERE policy = $p`, { p: policy.id });
     }
+  }
+
+  /**
+   * The profiles of a change whose rows must be written: all listed, except those with only new events that
+   * already have a row (their identities and attributes did not change; streaming events are mostly these).
+   */
+  private async rowsToWrite(warehouse: Pick<SandboxWarehouse, 'query'>, policy: MergePolicyRecord, change: GraphChange): Promise<Set<number>> {
+    const ids = policy.idStitching === 'none' ? change.nodes : change.graphs;
+    const eventsOnly = policy.idStitching === 'none' ? change.eventsOnly?.nodes : change.eventsOnly?.graphs;
+    if (!eventsOnly?.size) return ids;
+    const kept = await warehouse.query(`SELECT ${PROFILE_ID} AS id FROM ${quoteIdent(policy.snapshotTable)} WHERE ${PROFILE_ID} IN (${idsRelation(eventsOnly)})`);
+    const out = new Set(ids);
+    for (const r of kept.rows) out.delete(Number(r.id));
+    return out;
   }
 
   /**

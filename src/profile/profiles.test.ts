@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { FULL_REFRESH_THRESHOLD } from '../identity/graph-build.ts';
+import { emptyChange, FULL_REFRESH_THRESHOLD, mergeChanges, type GraphChange } from '../identity/graph-build.ts';
 import { createTestPlatform, type Json, type TestPlatform } from '../testing/platform.ts';
 import { crmRecord, event, link, profile, setupDatasets, stable, write, type Kit } from './test-kit.ts';
 
@@ -69,6 +69,59 @@ describe('profiles', () => {
     assert.ok(rows.includes(big.graphs), `rows changed: ${JSON.stringify(rows)}`);
     assert.ok(!rows.includes('all'), 'the profiles outside the change keep their cached rows');
     assert.equal((await profile(t, 'CRMID', `BULK-${many - 1}`)).attributes.personalEmail !== undefined, true);
+  });
+
+  it('leaves the row of a profile that only got events on known identities; a new identity or a first profile record writes it', async () => {
+    await write(t, kit.crm, [crmRecord('EO-1', 'eo1@example.com')]);
+    await write(t, kit.links, [link({ ECID: ['eo-lonely'], CRMID: ['EO-LONELY'] })]);
+    await t.platform.identity.sync('prod');
+    const before = await profile(t, 'CRMID', 'EO-1');
+    const changes: GraphChange[] = [];
+    const rows: number[][] = [];
+    t.platform.identity.onChange((_context, change) => {
+      changes.push(change);
+      return Promise.resolve();
+    });
+    t.platform.profileStore.onRowsChanged((_sandbox, _policy, ids) => void rows.push(ids === 'all' ? [-1] : [...ids]));
+    const applied = async (records: Record<string, unknown>[]) => {
+      changes.length = 0;
+      rows.length = 0;
+      await write(t, kit.events, records);
+      await t.platform.identity.sync('prod');
+      return { eventsOnly: changes.flatMap((c) => [...(c.eventsOnly?.graphs ?? [])]), rows: rows.flat() };
+    };
+
+    const known = await applied([event('eo-1', '2026-03-01T10:00:00Z', { CRMID: ['EO-1'] })]);
+    assert.deepEqual(known, { eventsOnly: [before.profileId], rows: [] }, 'the row is left as it is');
+    const after = await profile(t, 'CRMID', 'EO-1');
+    assert.equal(after.refreshedAt, before.refreshedAt);
+    assert.deepEqual(after.events.events.map((e) => e.record._id), ['eo-1'], 'the event is in the profile all the same');
+
+    const device = await applied([event('eo-2', '2026-03-01T11:00:00Z', { CRMID: ['EO-1'], ECID: ['eo-new-device'] })]);
+    assert.deepEqual(device.eventsOnly, []);
+    assert.ok(device.rows.includes(before.profileId), 'a new identity changes the row');
+    assert.ok((await profile(t, 'ECID', 'eo-new-device')).identities.some((i) => i.id === 'eo-new-device'));
+
+    // Known identities without a profile row (an identity-only dataset linked them): the first event makes the row.
+    const lonely = await applied([event('eo-3', '2026-03-01T12:00:00Z', { ECID: ['eo-lonely'] })]);
+    assert.equal(lonely.eventsOnly.length, 1);
+    assert.deepEqual(lonely.rows, lonely.eventsOnly);
+    assert.equal((await profile(t, 'CRMID', 'EO-LONELY')).profileId, lonely.eventsOnly[0]);
+  });
+
+  it('merges changes: a profile stays events-only only if no change touched it otherwise', () => {
+    const change = (graphs: number[], eventsOnly: number[], snap: number): GraphChange => ({
+      graphs: new Set(graphs),
+      nodes: new Set(),
+      full: false,
+      eventsOnly: { graphs: new Set(eventsOnly), nodes: new Set(), units: [{ ds: 'events', snap }] },
+    });
+    const merged = mergeChanges(change([1, 2, 4], [1, 2], 7), change([2, 3, 5], [3, 5], 8));
+    assert.deepEqual([...merged.graphs].sort(), [1, 2, 3, 4, 5]);
+    assert.deepEqual([...merged.eventsOnly!.graphs].sort(), [1, 3, 5]);
+    assert.deepEqual(merged.eventsOnly!.units, [{ ds: 'events', snap: 7 }, { ds: 'events', snap: 8 }], 'the snapshots of both');
+    assert.equal(mergeChanges(change([1], [1], 7), { ...emptyChange(), graphs: new Set([1]) }).eventsOnly, undefined, 'a change without the list changed its profiles in any way');
+    assert.equal(mergeChanges(change([1], [1], 7), { ...emptyChange(), full: true }).eventsOnly, undefined);
   });
 
   it('merges conflicting fragments by timestamp order or by dataset precedence, per field', async () => {
