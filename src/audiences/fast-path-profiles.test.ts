@@ -45,4 +45,26 @@ describe('fast path attributes: preloaded projections that follow the profile st
     assert.deepEqual(attributes.invalidate(policy.id, 'all'), []);
     assert.equal(attributes.get(policy.id, 3), undefined);
   });
+
+  it('preloads a projection once (definitions saved in a row cost one read) until the table is rebuilt or the columns change', async () => {
+    const attributes = new ProfileAttributes(1_000_000);
+    let reads = 0;
+    const counting: SandboxWarehouse = Object.assign(Object.create(sb) as SandboxWarehouse, {
+      query: (sql: string) => {
+        if (sql.includes('WHERE profile_id >=')) reads++;
+        return sb.query(sql);
+      },
+    });
+    await attributes.preload(counting, policy, paths);
+    const once = reads;
+    assert.ok(once >= 8, `${once} range reads`);
+    await attributes.preload(counting, policy, paths);
+    assert.equal(reads, once, 'the same projection again reads nothing');
+    await attributes.preload(counting, policy, ['other']);
+    assert.equal(reads, 2 * once, 'another projection reads every row');
+    assert.equal(attributes.get(policy.id, 3)?.other, 'x1');
+    attributes.invalidate(policy.id, 'all');
+    await attributes.preload(counting, policy, ['other']);
+    assert.equal(reads, 3 * once, 'after a rebuild every row again');
+  });
 });

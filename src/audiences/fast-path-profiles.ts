@@ -28,6 +28,8 @@ interface PolicyRows {
   racing: Set<Set<number>>;
   /** Bumped by a whole-table notification: loads that started before keep nothing. */
   epoch: number;
+  /** Every row of this projection was read since the last whole-table notification (a preload again reads nothing new). */
+  preloaded: boolean;
 }
 
 export class ProfileAttributes {
@@ -37,7 +39,7 @@ export class ProfileAttributes {
 
   private policy(id: string): PolicyRows {
     let found = this.policies.get(id);
-    if (!found) this.policies.set(id, (found = { rows: new Map(), projection: '', columns: undefined, racing: new Set(), epoch: 0 }));
+    if (!found) this.policies.set(id, (found = { rows: new Map(), projection: '', columns: undefined, racing: new Set(), epoch: 0, preloaded: false }));
     return found;
   }
 
@@ -53,6 +55,7 @@ export class ProfileAttributes {
       state.rows.clear();
       state.columns = undefined;
       state.epoch++;
+      state.preloaded = false;
       return [];
     }
     const list = [...ids];
@@ -79,6 +82,7 @@ export class ProfileAttributes {
     const projection = ['profile_id', ...wanted].map(quoteIdent).join(', ');
     if (projection !== state.projection) {
       state.rows.clear();
+      state.preloaded = false;
       state.projection = projection;
     }
     return projection;
@@ -126,11 +130,15 @@ export class ProfileAttributes {
    */
   async preload(warehouse: SandboxWarehouse, policy: Pick<MergePolicyRecord, 'id' | 'snapshotTable'>, paths: readonly string[]): Promise<void> {
     const projection = await this.projection(warehouse, policy, paths);
-    if (projection === undefined) return;
+    const state = this.policy(policy.id);
+    if (projection === undefined || state.preloaded) return;
+    const epoch = state.epoch;
     const bounds = (await warehouse.query(`SELECT min(profile_id) AS lo, max(profile_id) AS hi FROM ${quoteIdent(policy.snapshotTable)}`)).rows[0];
     if (bounds?.lo === null || bounds?.lo === undefined) return;
     const filters: string[] = [];
     for (let lo = Number(bounds.lo); lo <= Number(bounds.hi); lo += PRELOAD_CHUNK) filters.push(`profile_id >= ${lo} AND profile_id < ${lo + PRELOAD_CHUNK}`);
     await this.read(warehouse, policy, projection, filters, []);
+    // Rows rewritten since are dropped one by one (and read again), so the preload stays good until a rebuild.
+    state.preloaded = state.epoch === epoch && state.projection === projection;
   }
 }
