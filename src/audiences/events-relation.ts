@@ -114,12 +114,51 @@ export async function profileEvents(
     );
     hits.push(...found.rows);
   }
-  const byDataset = new Map<string, { snap: number; seq: number; profile: number }[]>();
+  const byDataset = new Map<string, EventKey[]>();
   for (const r of hits) {
     const list = byDataset.get(r.ds as string) ?? [];
     list.push({ snap: Number(r.snap), seq: Number(r.seq), profile: profileOf.get(Number(r.node))! });
     byDataset.set(r.ds as string, list);
   }
+  return readEvents(warehouse, datasets, byDataset);
+}
+
+/**
+ * The events of some profiles in the given snapshots (the new records of a graph change), oldest first: the
+ * record index read by snapshot (recent snapshots are its last row groups, skipped to by their zone maps),
+ * then the rows read back by position. Much cheaper than `profileEvents` when only new records are wanted.
+ */
+export async function snapshotEvents(
+  warehouse: SandboxWarehouse,
+  policy: Pick<MergePolicyRecord, 'idStitching'>,
+  datasets: readonly DatasetRecord[],
+  units: readonly { ds: string; snap: number }[],
+  profiles: readonly number[],
+): Promise<Map<number, ProfileEvent[]>> {
+  const byDataset = new Map<string, EventKey[]>();
+  for (const dataset of profiles.length ? datasets : []) {
+    const snaps = [...new Set(units.filter((u) => u.ds === dataset.id).map((u) => u.snap))];
+    if (snaps.length === 0) continue;
+    const found = await warehouse.query(
+      `SELECT r.snap, r.seq, ${profileOfNode(policy, 'n')} AS profile FROM ${RECORDS} r JOIN ${NODES} n ON n.node = r.node
+       WHERE r.ord = 0 AND r.ds = ${quoteLiteral(dataset.id)} AND r.snap >= ${Math.min(...snaps)} AND r.snap IN (${intList(snaps)})
+         AND ${profileOfNode(policy, 'n')} IN (SELECT unnest(from_json($profiles, '["BIGINT"]')))`,
+      { profiles: JSON.stringify(profiles) },
+    );
+    byDataset.set(dataset.id, found.rows.map((r) => ({ snap: Number(r.snap), seq: Number(r.seq), profile: Number(r.profile) })));
+  }
+  return readEvents(warehouse, datasets, byDataset);
+}
+
+interface EventKey {
+  snap: number;
+  seq: number;
+  profile: number;
+}
+
+/** Reads back the events named per dataset by (snapshot, position), grouped by profile, oldest first. */
+async function readEvents(warehouse: SandboxWarehouse, datasets: readonly DatasetRecord[], byDataset: ReadonlyMap<string, EventKey[]>): Promise<Map<number, ProfileEvent[]>> {
+  const out = new Map<number, ProfileEvent[]>();
   for (const dataset of datasets) {
     const keys = byDataset.get(dataset.id);
     if (!keys?.length) continue;

@@ -192,12 +192,19 @@ export class IdentityCache {
     return loaded;
   }
 
-  /** Marks the cached nodes of the graphs (and the nodes) a graph change names as suspect; true when any. */
+  /**
+   * Marks the cached nodes of the graphs (and the nodes) a graph change names as suspect; true when any. Graphs
+   * that only got events (`eventsOnly`) kept their nodes: nothing to read again.
+   */
   invalidate(change: GraphChange): boolean {
     const before = this.suspects.size;
+    const unchanged = change.eventsOnly?.graphs;
     if (change.full) for (const node of this.graphOf.keys()) this.suspects.add(node);
-    for (const graph of change.graphs) for (const node of membersOf(this.byGraph.get(graph))) this.suspects.add(node);
-    for (const node of change.nodes) if (this.graphOf.has(node)) this.suspects.add(node);
+    for (const graph of change.graphs) if (!unchanged?.has(graph)) for (const node of membersOf(this.byGraph.get(graph))) this.suspects.add(node);
+    for (const node of change.nodes) {
+      const graph = this.graphOf.get(node);
+      if (graph !== undefined && !unchanged?.has(graph)) this.suspects.add(node);
+    }
     return this.suspects.size > before;
   }
 

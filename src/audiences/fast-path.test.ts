@@ -186,12 +186,16 @@ describe('streaming audiences: the fast path from acknowledgement', () => {
     await sendBatch([event('mg-3', 'web.webpagedetails.pageViews', { CRMID: [{ id: 'A' }], ECID: [{ id: 'visitor-1' }] })]);
     await slowPath();
     assert.deepEqual(await memberIds(id), [], 'the merged profile has two checkouts');
-    // The next event of A: the fast path's ring of A was reset by the merge, so it reads the merged history again
-    // (two checkouts) instead of deciding on the one checkout it held, which would re-enter the profile.
+    // The next event of A: the fast path's ring of A was reset by the merge and holds the merged history again
+    // (two checkouts: read by the slow path's round over the merged profile, or by the fast path's own seed,
+    // whichever comes first), so it does not decide on the one checkout it held, which would re-enter the profile.
     const fastChanges = changes.filter((c) => c.segmentId === id && c.path === 'fast').length;
     await sendBatch([event('mg-4', 'web.webpagedetails.pageViews', { CRMID: [{ id: 'A' }] })]);
     await fast.idle();
-    assert.equal(fast.stats().seedWaits, waits + 2, 'the merged profile waited for its history');
+    const merged = (await t.call('GET', '/profiles?namespace=CRMID&id=A')).body.profileId as number;
+    const ring = fast.cachedEvents('prod', (await t.platform.mergePolicies.resolve('prod')).id, merged).map((e) => (typeof e._id === 'string' ? e._id : ''));
+    assert.deepEqual(['mg-1', 'mg-2'].filter((e) => ring.includes(e)), ['mg-1', 'mg-2'], `both checkouts are in the ring (${ring.join()})`);
+    assert.ok(fast.stats().seedWaits <= waits + 2);
     assert.equal(changes.filter((c) => c.segmentId === id && c.path === 'fast').length, fastChanges, 'no stale re-entry');
     assert.deepEqual(await memberIds(id), []);
     // The batch job agrees (it also enters every other profile with one checkout today, never the merged one).
@@ -199,6 +203,31 @@ describe('streaming audiences: the fast path from acknowledgement', () => {
     assert.equal((await t.platform.audiences.jobs.wait('prod', job.body.id)).status, 'SUCCEEDED');
     const after = await memberIds(id);
     assert.ok(after.length > 0 && !after.includes('A') && !after.includes('visitor-1'), `the merged profile is not a member (${after.length} members)`);
+  });
+
+  it('decides a round over profiles that only got events from the rings, with the events of batches it never saw', async () => {
+    const id = await segment('Two checkouts today', 'xEvent.filter(eventType = "commerce.checkouts" and timestamp occurs <= 24 hours before now).count() >= 2');
+    const streaming = t.platform.audiences.streaming;
+    // D checks out once, streamed: the fast path reads D's history (none) and decides: not yet.
+    assert.equal((await t.call('POST', `/datasets/${members}/records`, { body: { records: [{ _id: 'm-D', _roundtrip: { crmId: 'D', loyaltyStatus: 'GOLD' } }] } })).status, 201);
+    await slowPath();
+    await sendBatch([checkout('D', 'd-1')]);
+    await streaming.fastPath.idle();
+    const fromRings = streaming.stats().fromRings;
+    // The apply and the graph: D's change is events only, and the slow path decides D from its ring.
+    await slowPath();
+    assert.ok(streaming.stats().fromRings > fromRings, 'the round decided D from memory');
+    assert.deepEqual(await memberIds(id), []);
+    // A second checkout arrives by batch (never acknowledged by the stream): the round reads it from its snapshot.
+    const events = (await t.call('GET', '/datasets')).body.datasets.find((d: { name: string }) => d.name === 'shop events').id as string;
+    const batch = { _id: 'd-2', timestamp: new Date().toISOString(), eventType: 'commerce.checkouts', identityMap: { CRMID: [{ id: 'D' }] } };
+    assert.equal((await t.call('POST', `/datasets/${events}/records`, { body: { records: [batch] } })).status, 201);
+    const decided = streaming.stats().fromRings;
+    await t.platform.identity.sync('prod');
+    await streaming.idle();
+    assert.ok(streaming.stats().fromRings > decided, 'decided from memory again');
+    assert.deepEqual(await memberIds(id), ['D'], 'the batch checkout counts');
+    assert.equal(changes.find((c) => c.segmentId === id && c.status === 'realized')?.path, 'slow');
   });
 
   it('reads a profile’s attributes again when the profile store rewrites its row: a tier change lets a streamed checkout qualify', async () => {

@@ -43,7 +43,7 @@ import type { JsonRecord, SandboxWarehouse } from '../ports/warehouse.ts';
 import type { MergePolicies } from '../profile/merge-policies.ts';
 import type { ResolvedSchema } from '../catalog/xdm/compose.ts';
 import { evaluate } from './engine.ts';
-import { profileEvents, type ProfileEvent } from './events-relation.ts';
+import { profileEvents, snapshotEvents, type ProfileEvent } from './events-relation.ts';
 import { decideWithoutHistory } from './fast-path-history.ts';
 import { IdentityCache, recordIdentities, type RecordIdentity } from './fast-path-identities.ts';
 import { ProfileAttributes } from './fast-path-profiles.ts';
@@ -125,6 +125,8 @@ interface SandboxState {
   seeding: Promise<void> | undefined;
   /** Reading memberships, identities and attributes ahead of the first event (`warm`). */
   warming: Promise<void> | undefined;
+  /** A preload is queued behind `warming` and has not started: later calls join it (with its memberships flag). */
+  warmQueued: { memberships: boolean } | undefined;
   identitiesPreloaded: boolean;
   /** Per policy: profiles whose attribute rows the profile store rewrote, to read again in the background. */
   refills: Map<string, Set<number>>;
@@ -225,6 +227,7 @@ export class FastPath {
         seeds: new Map(),
         seeding: undefined,
         warming: undefined,
+        warmQueued: undefined,
         identitiesPreloaded: false,
         refills: new Map(),
         refilling: undefined,
@@ -278,9 +281,22 @@ export class FastPath {
   warm(sandbox: string, what: { memberships: boolean } = { memberships: true }): void {
     if (this.closed || !this.enabled) return;
     const state = this.sandbox(sandbox);
-    if (what.memberships) state.memberships.forget();
+    if (what.memberships) {
+      state.memberships.forget();
+      // The segments' look-backs may have grown: a ring is whole again only once read with the new ones.
+      for (const profiles of state.profiles.values()) for (const p of profiles.values()) p.seeded = false;
+    }
+    // Definitions saved one after another (an import, a script) make one preload, not one each.
+    if (state.warmQueued) {
+      state.warmQueued.memberships ||= what.memberships;
+      return;
+    }
+    const queued = (state.warmQueued = { ...what });
     const run: Promise<void> = (state.warming ?? Promise.resolve())
-      .then(() => this.preload(sandbox, state, what.memberships))
+      .then(() => {
+        state.warmQueued = undefined;
+        return this.preload(sandbox, state, queued.memberships);
+      })
       .catch((error: unknown) => {
         if (!/does not exist/i.test((error as Error).message)) this.deps.warn(`Reading streaming memberships, identities and attributes of sandbox ${sandbox} failed`, error);
       })
@@ -330,7 +346,8 @@ export class FastPath {
       if (change.full) for (const [id, p] of profiles) mark(id, p);
       else for (const id of change.graphs) {
         const p = profiles.get(id);
-        if (p) mark(id, p);
+        // A profile that only got events kept its nodes.
+        if (p && !change.eventsOnly?.graphs.has(id)) mark(id, p);
       }
     }
     if (any) this.reconcileSoon(sandbox, state);
@@ -500,6 +517,78 @@ export class FastPath {
     for (const id of ids) {
       const p = profiles.get(id);
       if (p) p.deferred = false;
+    }
+  }
+
+  /**
+   * The slow path's round over profiles whose only change is new events (`GraphChange.eventsOnly`, `units`: the
+   * snapshots they came in), for those this path holds (not deferred, not suspect, with a cached row): their
+   * rings hold every event that matters (all recent ones when seeded; decisions without history otherwise), so
+   * the round reads only the events of those snapshots (which may hold events this path never saw: a batch),
+   * adds them to the rings and decides from memory instead of reading every profile's history. Returns the
+   * qualifying pairs and the profiles decided; the rest need the full evaluation.
+   */
+  async decideFromRings(
+    sandbox: string,
+    warehouse: SandboxWarehouse,
+    policy: MergePolicyRecord,
+    list: readonly StreamingSegment[],
+    ids: readonly number[],
+    units: readonly { ds: string; snap: number }[],
+    now: Date,
+  ): Promise<{ qualified: [string, number][]; decided: number[] }> {
+    const out = { qualified: [] as [string, number][], decided: [] as number[] };
+    const state = this.sandboxes.get(sandbox);
+    const profiles = state?.profiles.get(policy.id);
+    if (!state || !profiles || list.length === 0 || !list.every(fastEligible)) return out;
+    const usable = (id: number): ProfileState | undefined => {
+      const p = profiles.get(id);
+      return p && !p.deferred && !p.suspect && state.attributes.get(policy.id, id) ? p : undefined;
+    };
+    const held = ids.filter((id) => usable(id) !== undefined);
+    if (held.length === 0) return out;
+    const fresh = await snapshotEvents(warehouse, policy, await this.deps.eventDatasets(sandbox), units, held);
+    const cutoff = now.getTime() - this.lookbackMs(list) - 1000;
+    for (const id of held) {
+      const p = usable(id);
+      const row = state.attributes.get(policy.id, id);
+      if (!p || !row) continue;
+      const added = fresh.get(id) ?? [];
+      added.forEach((e) => this.append(p, e));
+      if (added.length) p.events.sort((a, b) => eventTime(a) - eventTime(b));
+      this.prune(p, cutoff);
+      const input = { profile: row, events: p.events, segments: new Set<string>(), now };
+      const answers = list.map((s) => (p.seeded ? evaluate(s.prepared, input) : decideWithoutHistory(s.prepared, input)));
+      if (answers.some((a) => a === undefined)) continue;
+      out.decided.push(id);
+      list.forEach((s, i) => answers[i] && out.qualified.push([s.definition.id, id]));
+    }
+    return out;
+  }
+
+  /**
+   * The slow path read every recent event of these profiles (its full evaluation): the rings it holds become
+   * whole (seeded), so their next decisions and rounds need no history read.
+   */
+  seeded(sandbox: string, policyId: string, events: ReadonlyMap<number, readonly ProfileEvent[]>, ids: readonly number[]): void {
+    const profiles = this.sandboxes.get(sandbox)?.profiles.get(policyId);
+    if (!profiles) return;
+    for (const id of ids) {
+      const p = profiles.get(id);
+      if (!p || p.suspect) continue;
+      (events.get(id) ?? []).forEach((e) => this.append(p, e));
+      p.events.sort((a, b) => eventTime(a) - eventTime(b));
+      p.seeded = true;
+    }
+  }
+
+  /** A round read events of these profiles without this path (the compiled SQL): their rings may miss some, so they are not whole any more. */
+  unseeded(sandbox: string, policyId: string, ids: readonly number[]): void {
+    const profiles = this.sandboxes.get(sandbox)?.profiles.get(policyId);
+    if (!profiles) return;
+    for (const id of ids) {
+      const p = profiles.get(id);
+      if (p) p.seeded = false;
     }
   }
 

@@ -24,7 +24,7 @@
  */
 import type { Clock } from '../core/clock.ts';
 import type { GraphContext, IdentityGraph } from '../identity/graph.ts';
-import type { GraphChange } from '../identity/graph-build.ts';
+import { emptyChange, mergeChanges, type GraphChange } from '../identity/graph-build.ts';
 import { idsRelation, intList, quoteIdent } from '../identity/sql.ts';
 import type { CommittedRecords, EventBus, Subscription } from '../ports/event-bus.ts';
 import type { DatasetRecord, MergePolicyRecord } from '../ports/metadata-store.ts';
@@ -55,9 +55,8 @@ export interface MembershipChange {
 }
 
 interface Pending {
-  graphs: Set<number>;
-  nodes: Set<number>;
-  full: boolean;
+  /** The graph changes gathered since the last round, merged. */
+  change: GraphChange;
   /** Committed records (commit time, ms) whose snapshots the gathered changes cover. */
   commits: number[];
 }
@@ -86,7 +85,7 @@ export interface StreamingDeps {
   warn: (message: string, error: unknown) => void;
 }
 
-const emptyPending = (): Pending => ({ graphs: new Set(), nodes: new Set(), full: false, commits: [] });
+const emptyPending = (): Pending => ({ change: emptyChange(), commits: [] });
 
 const pairKey = (segmentId: string, profileId: number): string => `${segmentId}\u0000${profileId}`;
 
@@ -112,7 +111,7 @@ export class StreamingEvaluator {
   private readonly segmentCache = new Map<string, Promise<StreamingSegment[]>>();
   private readonly listeners: ((change: MembershipChange) => void)[] = [];
   private readonly latencies: number[] = [];
-  private readonly totals = { evaluations: 0, changes: 0, rounds: 0 };
+  private readonly totals = { evaluations: 0, changes: 0, rounds: 0, fromRings: 0 };
   private closed = false;
 
   constructor(private readonly deps: StreamingDeps) {
@@ -156,9 +155,7 @@ export class StreamingEvaluator {
     const { sandbox } = context;
     this.listen(sandbox);
     const pending = this.pending.get(sandbox) ?? emptyPending();
-    change.graphs.forEach((g) => pending.graphs.add(g));
-    change.nodes.forEach((n) => pending.nodes.add(n));
-    pending.full ||= change.full;
+    mergeChanges(pending.change, change);
     this.fastPath.graphChanged(sandbox, change);
     const applied = new Map(context.datasets.map((d) => [d.id, d.lastSnapshotId]));
     const waiting = this.published.get(sandbox) ?? [];
@@ -251,18 +248,40 @@ export class StreamingEvaluator {
       this.totals.rounds++;
       const byPolicy = new Map<string, StreamingSegment[]>();
       for (const s of segments) byPolicy.set(s.definition.body.mergePolicyId, [...(byPolicy.get(s.definition.body.mergePolicyId) ?? []), s]);
+      const { change } = pending;
       for (const [policyId, list] of byPolicy) {
         const policy = await this.deps.policies.get(sandbox, policyId);
-        const ids = [...(policy.idStitching === 'none' ? pending.nodes : pending.graphs)];
+        const ids = [...(policy.idStitching === 'none' ? change.nodes : change.graphs)];
+        const rest = change.full || ids.length > this.maxInProcess ? ids : await this.fromRings(sandbox, policy, list, ids, change);
         // Rows and events of these profiles changed: the fast path reads them again on their next event.
-        this.fastPath.invalidate(sandbox, policy, pending.full ? 'all' : ids);
-        if (pending.full || ids.length > this.maxInProcess) await this.viaSql(sandbox, policy, list, pending.full ? undefined : ids);
-        else for (let i = 0; i < ids.length; i += this.inProcessChunk) await this.inProcess(sandbox, policy, list, ids.slice(i, i + this.inProcessChunk));
+        this.fastPath.invalidate(sandbox, policy, change.full ? 'all' : ids);
+        if (change.full || rest.length > this.maxInProcess) await this.viaSql(sandbox, policy, list, change.full ? undefined : rest);
+        else for (let i = 0; i < rest.length; i += this.inProcessChunk) await this.inProcess(sandbox, policy, list, rest.slice(i, i + this.inProcessChunk));
       }
     }
     const done = Date.now();
     for (const at of pending.commits) this.latencies.push(done - at);
     if (this.latencies.length > 100_000) this.latencies.splice(0, this.latencies.length - 100_000);
+  }
+
+  /**
+   * The profiles of a round that only got events and whose fast-path rings are whole are decided from memory
+   * with the events of the change's snapshots (`FastPath.decideFromRings`; a stream of events for known people
+   * is mostly these) and written; returns the others, for the full evaluation.
+   */
+  private async fromRings(sandbox: string, policy: MergePolicyRecord, list: readonly StreamingSegment[], ids: number[], change: GraphChange): Promise<number[]> {
+    const eventsOnly = change.eventsOnly && (policy.idStitching === 'none' ? change.eventsOnly.nodes : change.eventsOnly.graphs);
+    if (!change.eventsOnly || !eventsOnly?.size) return ids;
+    const warehouse = await this.deps.warehouse(sandbox);
+    const now = this.deps.clock.now();
+    const candidates = ids.filter((id) => eventsOnly.has(id));
+    const { qualified, decided } = await this.fastPath.decideFromRings(sandbox, warehouse, policy, list, candidates, change.eventsOnly.units, now);
+    if (decided.length === 0) return ids;
+    this.totals.evaluations += decided.length * list.length;
+    this.totals.fromRings += decided.length;
+    await this.writeRound(sandbox, warehouse, policy, list, decided, qualified, now);
+    const done = new Set(decided);
+    return ids.filter((id) => !done.has(id));
   }
 
   private order(list: readonly StreamingSegment[]): StreamingSegment[] {
@@ -277,6 +296,17 @@ export class StreamingEvaluator {
    * results of earlier ones): the qualifying (segment, profile) pairs. Profiles without a row qualify for none.
    */
   async qualify(sandbox: string, policy: MergePolicyRecord, list: readonly StreamingSegment[], ids: readonly number[], now: Date): Promise<[string, number][]> {
+    return (await this.evaluateProfiles(sandbox, policy, list, ids, now)).qualified;
+  }
+
+  /** `qualify`, with the events it read (undefined when no segment reads events). */
+  private async evaluateProfiles(
+    sandbox: string,
+    policy: MergePolicyRecord,
+    list: readonly StreamingSegment[],
+    ids: readonly number[],
+    now: Date,
+  ): Promise<{ qualified: [string, number][]; events: Map<number, ProfileEvent[]> | undefined }> {
     const warehouse = await this.deps.warehouse(sandbox);
     await ensureMembershipTables(warehouse);
     const tables = await warehouse.listTables();
@@ -306,7 +336,7 @@ export class StreamingEvaluator {
         realized.set(id, segs);
       }
     }
-    return qualified;
+    return { qualified, events: since === undefined ? undefined : events };
   }
 
   /**
@@ -326,7 +356,10 @@ export class StreamingEvaluator {
   private async inProcess(sandbox: string, policy: MergePolicyRecord, list: readonly StreamingSegment[], ids: readonly number[]): Promise<void> {
     const warehouse = await this.deps.warehouse(sandbox);
     const now = this.deps.clock.now();
-    await this.writeRound(sandbox, warehouse, policy, list, ids, await this.qualify(sandbox, policy, list, ids, now), now);
+    const { qualified, events } = await this.evaluateProfiles(sandbox, policy, list, ids, now);
+    // Every recent event of these profiles was read (the round's segments include the fast ones): whole rings.
+    if (events) this.fastPath.seeded(sandbox, policy.id, events, ids);
+    await this.writeRound(sandbox, warehouse, policy, list, ids, qualified, now);
   }
 
   /**
@@ -364,6 +397,8 @@ export class StreamingEvaluator {
     const all = ids ?? (await warehouse.query(`SELECT profile_id FROM ${quoteIdent(policy.snapshotTable)}`)).rows.map((r) => Number(r.profile_id));
     const claimed = new Set(this.fastPath.claimed(sandbox, policy.id, all));
     const rest = all.filter((id) => !claimed.has(id));
+    // Their events are read by SQL, not into the fast path's rings: those rings may now miss some.
+    this.fastPath.unseeded(sandbox, policy.id, rest);
     const byId = new Map(list.map((s) => [s.definition.id, s]));
     const eventDatasets = await this.deps.eventDatasets(sandbox);
     if (rest.length) {
@@ -380,7 +415,7 @@ export class StreamingEvaluator {
   }
 
   /** Slow-path counters and commit → membership latency, with the fast path's (acknowledgement → membership committed). */
-  stats(): { evaluations: number; changes: number; rounds: number; latencyMs: { samples: number; p50: number; p95: number; p99: number; max: number }; fastPath: FastPathStats } {
+  stats(): { evaluations: number; changes: number; rounds: number; fromRings: number; latencyMs: { samples: number; p50: number; p95: number; p99: number; max: number }; fastPath: FastPathStats } {
     const sorted = [...this.latencies].sort((a, b) => a - b);
     return {
       ...this.totals,
