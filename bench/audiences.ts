@@ -5,6 +5,7 @@
  *
  *   npx tsx bench/audiences.ts [--profiles 1000000] [--events-per-profile 20] [--rate 5000] [--stream-seconds 10]
  *                              [--apply-ms <product default 1000>] [--threads 2] [--memory 6GB] [--fast-path on|off] [--skip-batch]
+ *                              [--data-dir <dir>] [--cpu-profile <file.cpuprofile>]
  *
  * Targets: batch at most 1.5× the hand-written time; streaming p99 under 100 ms at 5,000 events/s.
  *
@@ -22,10 +23,16 @@
  * acknowledgement (the streaming service's hook) to the commit of the membership row (`GET
  * /segment/streaming/stats`), and as seen by the client, membership commit − HTTP response received.
  * `--fast-path off` measures the slow path alone (acknowledgement → apply → graph → profile table → round).
+ * `--data-dir` keeps the generated data in that folder and, when it holds a previous run's data (same
+ * `--profiles`), starts from it instead of generating again (streaming runs then take profiles not yet streamed).
+ * `--cpu-profile` writes a V8 CPU profile of the process's main thread while the stream runs (open it in Chrome's
+ * DevTools), to see what holds the event loop.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import inspector from 'node:inspector/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { LOCAL_OPERATOR } from '../src/access/principal.ts';
 import { evaluateBatch, EVENTS_TEMP } from '../src/audiences/batch.ts';
@@ -47,6 +54,8 @@ const { values } = parseArgs({
     memory: { type: 'string', default: '6GB' },
     'fast-path': { type: 'string', default: 'on' },
     'skip-batch': { type: 'boolean', default: false },
+    'data-dir': { type: 'string' },
+    'cpu-profile': { type: 'string' },
   },
 });
 const PROFILES = Number(values.profiles);
@@ -151,22 +160,32 @@ const eventRows = (system: string) => `SELECT 'e-' || j AS _id,
 if (values['apply-ms'] !== undefined) process.env.ROUNDTRIP_STREAM_APPLY_INTERVAL_MS = values['apply-ms'];
 process.env.ROUNDTRIP_IDENTITY_POLL_MS = '500';
 process.env.ROUNDTRIP_AUDIENCE_FAST_PATH = values['fast-path'] === 'off' ? '0' : '1';
-const dataDir = mkdtempSync(path.join(os.tmpdir(), 'roundtrip-bench-audiences-'));
+const keptDir = values['data-dir'];
+const reuse = keptDir !== undefined && existsSync(path.join(keptDir, 'bench-profiles')) && readFileSync(path.join(keptDir, 'bench-profiles'), 'utf8') === String(PROFILES);
+if (keptDir !== undefined && !reuse) rmSync(keptDir, { recursive: true, force: true });
+if (keptDir !== undefined) mkdirSync(keptDir, { recursive: true });
+const dataDir = keptDir ?? mkdtempSync(path.join(os.tmpdir(), 'roundtrip-bench-audiences-'));
 const config = resolveConfig({ env: {}, flags: { dataDir, logLevel: 'silent', duckdbThreads: Number(values.threads), duckdbMemoryLimit: values.memory } });
 const clock = { now: () => new Date(NOW) };
 console.log(`Audience benchmark: ${PROFILES.toLocaleString('en')} profiles, ${EVENTS.toLocaleString('en')} events, ${values.threads} DuckDB threads`);
-await initDataDir(config, clock);
+if (!reuse) await initDataDir(config, clock);
 const platform = await openPlatform(config, clock);
 const app = await buildApp(platform, { auth: 'local-operator', logLevel: 'silent' });
 await app.ready();
 try {
-  const ds = await setup(platform);
-  await timed('generate members (setup)', () => generateRows(platform, ds.members, memberRows));
-  await timed('generate events (setup)', () => generateRows(platform, ds.events, eventRows));
+  if (reuse) console.log(`reusing the data of ${dataDir}`);
+  else {
+    const ds = await setup(platform);
+    await timed('generate members (setup)', () => generateRows(platform, ds.members, memberRows));
+    await timed('generate events (setup)', () => generateRows(platform, ds.events, eventRows));
+  }
   await timed('identity graph + profile table (setup)', async () => {
     await platform.identity.sync(SANDBOX);
     await platform.profileStore.ensureCurrent(SANDBOX);
   });
+  if (keptDir !== undefined) writeFileSync(path.join(keptDir, 'bench-profiles'), String(PROFILES));
+  // A reused folder holds the previous run's definitions: this run's are made anew.
+  for (const d of await platform.audiences.definitions.list(SANDBOX)) await platform.audiences.definitions.delete(LOCAL_OPERATOR, SANDBOX, d.id);
 
   const list = audiences();
   const ids: string[] = [];
@@ -225,7 +244,7 @@ try {
     for (const [i, pql] of streamingPql.entries()) {
       streamIds.push((await platform.audiences.definitions.create(LOCAL_OPERATOR, SANDBOX, { name: `streaming ${i}`, expression: { type: 'PQL', format: 'pql/text', value: pql }, evaluationInfo: { continuous: { enabled: true } } })).id);
     }
-    const created = await app.inject({ method: 'POST', url: '/streaming/connections', payload: { name: 'bench', dataset: 'events', profileDataset: 'members' } });
+    const created = await app.inject({ method: 'POST', url: '/streaming/connections', payload: { name: `bench ${Date.now()}`, dataset: 'events', profileDataset: 'members' } });
     const { connection, secret } = created.json<{ connection: { id: string }; secret: string }>();
     await new Promise((r) => setTimeout(r, 1200)); // the graph follower subscribes to the bus on its first poll
     // Steady state before the stream: the fast path's preloads (memberships, identities, attributes) and the slow
@@ -263,6 +282,15 @@ try {
     const total = Math.min(RATE * STREAM_SECONDS, candidates.length);
     const perRequest = 100;
     const interval = (perRequest / RATE) * 1000;
+    // How long the event loop was blocked (the server, the fast path and the slow path share it with this client).
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
+    const profiler = values['cpu-profile'] === undefined ? undefined : new inspector.Session();
+    if (profiler) {
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.start');
+    }
     const started = performance.now();
     startedAt = Date.now();
     const inflight: Promise<unknown>[] = [];
@@ -287,6 +315,11 @@ try {
     while ([...acked.keys()].some((crm) => !qualified.has(crm)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     const settledSeconds = (performance.now() - started) / 1000;
     await platform.audiences.streaming.idle();
+    if (profiler) {
+      const { profile } = await profiler.post('Profiler.stop');
+      writeFileSync(values['cpu-profile']!, JSON.stringify(profile));
+      profiler.disconnect();
+    }
     latencies.sort((a, b) => a - b);
     const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)] ?? NaN;
     const missing = [...acked.keys()].filter((crm) => !qualified.has(crm)).length;
@@ -297,17 +330,25 @@ try {
     console.log(`  ${fast.events} events, ${fast.decided} decided, ${fast.fallbacks} to the slow path (${JSON.stringify(fast.fallbackReasons)}), ${fast.groups} micro-groups, ${fast.evaluations} evaluations, ${fast.changes} changes; identity cache ${fast.identityCache.hits} hits / ${fast.identityCache.misses} misses`);
     const steps = fast.stepsMs;
     console.log(`  fast path time per step (summed over groups): identities ${steps.identities.toFixed(0)} ms, attributes ${steps.attributes.toFixed(0)} ms, evaluate ${steps.evaluate.toFixed(0)} ms, waiting for the lock ${steps.lock.toFixed(0)} ms, writes ${steps.write.toFixed(0)} ms; ${fast.seedWaits} profiles waited for their history`);
+    loopDelay.disable();
+    console.log(`  event loop delay during the stream: p50 ${(loopDelay.percentile(50) / 1e6).toFixed(0)} ms  p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms  max ${(loopDelay.max / 1e6).toFixed(0)} ms`);
     console.log(`  load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (1, 5, 15 min)`);
     const ackSeconds = [...bySecond.keys()].sort((a, b) => a - b);
     console.log(`  fast path latency by second of acknowledgement (p50/p99/max ms): ${ackSeconds.map((k) => {
       const l = bySecond.get(k)!.sort((a, b) => a - b);
       return `${k}s ${l[Math.floor(l.length / 2)]}/${l[Math.min(l.length - 1, Math.ceil(0.99 * l.length) - 1)]}/${l.at(-1)}`;
     }).join('  ')}`);
+    // What the stream left in the write-ahead log, and what checkpointing it costs (the stall writers would see).
+    const walFile = path.join(dataDir, 'warehouse', `${SANDBOX}.duckdb.wal`);
+    const walBytes = existsSync(walFile) ? statSync(walFile).size : 0;
+    const checkpoint = performance.now();
+    await warehouse.query('CHECKPOINT');
+    console.log(`  write-ahead log after the stream ${(walBytes / 2 ** 20).toFixed(0)} MiB (checkpoint threshold ${config.duckdbCheckpointThreshold}); CHECKPOINT took ${(performance.now() - checkpoint).toFixed(0)} ms`);
     console.log(`client: HTTP response → membership commit:   p50 ${pct(50)} ms  p95 ${pct(95)} ms  p99 ${pct(99)} ms  max ${latencies.at(-1)} ms`);
-    console.log(`slow path commit → membership (stats endpoint): p50 ${stats.latencyMs.p50} ms  p99 ${stats.latencyMs.p99} ms over ${stats.latencyMs.samples} commits, ${stats.rounds} rounds, ${stats.evaluations} evaluations, ${stats.changes} changes`);
+    console.log(`slow path commit → membership (stats endpoint): p50 ${stats.latencyMs.p50} ms  p99 ${stats.latencyMs.p99} ms over ${stats.latencyMs.samples} commits, ${stats.rounds} rounds, ${stats.evaluations} evaluations, ${stats.changes} changes, ${stats.fromRings} profiles decided from the fast path's rings`);
   }
 } finally {
   await app.close();
   await platform.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  if (keptDir === undefined) rmSync(dataDir, { recursive: true, force: true });
 }
