@@ -9,7 +9,9 @@
  *   table (`materialiseEvents`) so fifty audiences read a plain table instead of repeating the join of the
  *   record index with every dataset (measured in bench/audiences.ts);
  * - `profileEvents` (streaming): the events of a few profiles, found through the record index's `node` index
- *   and read back by (snapshot, position), bounded by a look-back.
+ *   and read back by (snapshot, position), bounded by a look-back;
+ * - `snapshotEvents` (streaming): the events of some profiles in a few new snapshots (what a graph change
+ *   brought), found by snapshot, read back the same way.
  */
 import type { IdentityGraph } from '../identity/graph.ts';
 import { positionedRowsSql, rowsAtSql } from '../identity/positions.ts';
