@@ -32,7 +32,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import os from 'node:os';
 import path from 'node:path';
 import inspector from 'node:inspector/promises';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { LOCAL_OPERATOR } from '../src/access/principal.ts';
 import { evaluateBatch, EVENTS_TEMP } from '../src/audiences/batch.ts';
@@ -285,6 +285,10 @@ try {
     // How long the event loop was blocked (the server, the fast path and the slow path share it with this client).
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
     loopDelay.enable();
+    // Garbage-collection pauses (a million profiles' identities and attributes live on the heap).
+    const gcPauses: number[] = [];
+    const gcObserver = new PerformanceObserver((list) => list.getEntries().forEach((e) => gcPauses.push(e.duration)));
+    gcObserver.observe({ entryTypes: ['gc'] });
     const profiler = values['cpu-profile'] === undefined ? undefined : new inspector.Session();
     if (profiler) {
       profiler.connect();
@@ -331,6 +335,10 @@ try {
     const steps = fast.stepsMs;
     console.log(`  fast path time per step (summed over groups): identities ${steps.identities.toFixed(0)} ms, attributes ${steps.attributes.toFixed(0)} ms, evaluate ${steps.evaluate.toFixed(0)} ms, waiting for the lock ${steps.lock.toFixed(0)} ms, writes ${steps.write.toFixed(0)} ms; ${fast.seedWaits} profiles waited for their history`);
     loopDelay.disable();
+    gcObserver.disconnect();
+    gcPauses.sort((x, y) => x - y);
+    const heap = process.memoryUsage().heapUsed / 2 ** 20;
+    console.log(`  GC during the stream: ${gcPauses.length} pauses, ${gcPauses.reduce((a, b) => a + b, 0).toFixed(0)} ms in all, longest ${(gcPauses.at(-1) ?? 0).toFixed(0)} ms; heap in use ${heap.toFixed(0)} MiB`);
     console.log(`  event loop delay during the stream: p50 ${(loopDelay.percentile(50) / 1e6).toFixed(0)} ms  p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms  max ${(loopDelay.max / 1e6).toFixed(0)} ms`);
     console.log(`  load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (1, 5, 15 min)`);
     const ackSeconds = [...bySecond.keys()].sort((a, b) => a - b);

@@ -33,6 +33,7 @@
  * Latency is measured per transition from the acknowledgement of the earliest event of the group that caused
  * it to the commit of the membership row; `stats()` gives the percentiles.
  */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Clock } from '../core/clock.ts';
 import type { IdentityGraph } from '../identity/graph.ts';
 import type { GraphChange } from '../identity/graph-build.ts';
@@ -132,6 +133,9 @@ interface SandboxState {
   refills: Map<string, Set<number>>;
   refilling: Promise<void> | undefined;
 }
+
+/** Profiles evaluated between two yields to the event loop in long loops (about a millisecond of work). */
+export const YIELD_EVERY = 200;
 
 /** Point lookups go in lists of this many: DuckDB uses an ART index for short constant `IN` lists only. */
 const CHUNK = 256;
@@ -549,7 +553,9 @@ export class FastPath {
     if (held.length === 0) return out;
     const fresh = await snapshotEvents(warehouse, policy, await this.deps.eventDatasets(sandbox), units, held);
     const cutoff = now.getTime() - this.lookbackMs(list) - 1000;
-    for (const id of held) {
+    for (const [i, id] of held.entries()) {
+      // A round can hold tens of thousands of profiles: let acknowledged events through between slices.
+      if (i > 0 && i % YIELD_EVERY === 0) await yieldToEventLoop();
       const p = usable(id);
       const row = state.attributes.get(policy.id, id);
       if (!p || !row) continue;

@@ -25,6 +25,7 @@
  * path holds for it added, so an acknowledged event not yet applied cannot make it exit a profile the fast
  * path just qualified. Such profiles are evaluated in process even in a round that takes the batch SQL.
  */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Clock } from '../core/clock.ts';
 import type { GraphContext, IdentityGraph } from '../identity/graph.ts';
 import { emptyChange, mergeChanges, type GraphChange } from '../identity/graph-build.ts';
@@ -35,7 +36,7 @@ import type { JsonRecord, SandboxWarehouse } from '../ports/warehouse.ts';
 import type { MergePolicies } from '../profile/merge-policies.ts';
 import { dependencyLayers, type Definition, type SegmentDefinitions } from './definitions.ts';
 import { evaluate, type Prepared } from './engine.ts';
-import { FastPath, percentile, type FastPathStats } from './fast-path.ts';
+import { FastPath, percentile, YIELD_EVERY, type FastPathStats } from './fast-path.ts';
 import { POINT_LOOKUPS, profileEvents, type ProfileEvent } from './events-relation.ts';
 import { MembershipLock, type WrittenTransition } from './fast-path-writes.ts';
 import { ensureMembershipTables } from './membership-tables.ts';
@@ -326,7 +327,9 @@ export class StreamingEvaluator {
     const realized = await realizedSegments(warehouse, policy.id, ids);
     const qualified: [string, number][] = [];
     for (const segment of this.order(list)) {
-      for (const id of ids) {
+      for (const [i, id] of ids.entries()) {
+        // Thousands of profiles per chunk: let acknowledged events (the fast path) through between slices.
+        if (i > 0 && i % YIELD_EVERY === 0) await yieldToEventLoop();
         const profile = profiles.get(id);
         const segs = realized.get(id) ?? new Set<string>();
         // A profile that no longer exists (merged into another, deleted) qualifies for nothing.

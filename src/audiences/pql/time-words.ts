@@ -146,16 +146,29 @@ function offsetWindow<T>(spec: Extract<TimeSpec, { type: 'offset' }>, ops: TimeO
   }
 }
 
+/** Parsed time strings: streaming evaluation reads the same events' timestamps over and over. */
+const parsedTimes = new Map<string, number | null>();
+const PARSED_TIMES_LIMIT = 100_000;
+
 /** Parses what a time value may look like in JSON: a Date, an ISO string, epoch ms; anything else is null. */
 export function toMillis(value: unknown): number | null {
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.getTime();
   if (typeof value === 'number') return Number.isFinite(value) ? value : null;
   if (typeof value === 'string') {
-    // DuckDB prints TIMESTAMPTZ as `2025-01-31 00:00:00+00`; Date.parse needs a `T` and a full offset.
-    if (/^\d{4}-\d\d-\d\d$/.test(value)) return Date.parse(`${value}T00:00:00Z`);
-    const iso = value.replace(' ', 'T').replace(/(T[\d:.]+[+-]\d\d)$/, '$1:00');
-    const ms = Date.parse(iso);
-    return Number.isNaN(ms) ? null : ms;
+    const known = parsedTimes.get(value);
+    if (known !== undefined) return known;
+    if (parsedTimes.size >= PARSED_TIMES_LIMIT) parsedTimes.clear();
+    const ms = parseTime(value);
+    parsedTimes.set(value, ms);
+    return ms;
   }
   return null;
+}
+
+function parseTime(value: string): number | null {
+  // DuckDB prints TIMESTAMPTZ as `2025-01-31 00:00:00+00`; Date.parse needs a `T` and a full offset.
+  if (/^\d{4}-\d\d-\d\d$/.test(value)) return Date.parse(`${value}T00:00:00Z`);
+  const iso = value.replace(' ', 'T').replace(/(T[\d:.]+[+-]\d\d)$/, '$1:00');
+  const ms = Date.parse(iso);
+  return Number.isNaN(ms) ? null : ms;
 }
