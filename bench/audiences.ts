@@ -331,7 +331,7 @@ try {
     const stats = platform.audiences.streaming.stats();
     const fast = stats.fastPath;
     console.log(`fast path ack → membership commit (stats endpoint): p50 ${fast.latencyMs.p50} ms  p95 ${fast.latencyMs.p95} ms  p99 ${fast.latencyMs.p99} ms  max ${fast.latencyMs.max} ms over ${fast.latencyMs.samples} transitions  (target p99 < 100 ms)`);
-    console.log(`  ${fast.events} events, ${fast.decided} decided, ${fast.fallbacks} to the slow path (${JSON.stringify(fast.fallbackReasons)}), ${fast.groups} micro-groups, ${fast.evaluations} evaluations, ${fast.changes} changes; identity cache ${fast.identityCache.hits} hits / ${fast.identityCache.misses} misses`);
+    console.log(`  ${fast.events} events, ${fast.decided} decided, ${fast.fallbacks} to the slow path (${JSON.stringify(fast.fallbackReasons)}), ${fast.groups} micro-groups, ${fast.writes} membership writes, ${fast.evaluations} evaluations, ${fast.changes} changes; identity cache ${fast.identityCache.hits} hits / ${fast.identityCache.misses} misses`);
     const steps = fast.stepsMs;
     console.log(`  fast path time per step (summed over groups): identities ${steps.identities.toFixed(0)} ms, attributes ${steps.attributes.toFixed(0)} ms, evaluate ${steps.evaluate.toFixed(0)} ms, waiting for the lock ${steps.lock.toFixed(0)} ms, writes ${steps.write.toFixed(0)} ms; ${fast.seedWaits} profiles waited for their history`);
     loopDelay.disable();

@@ -230,6 +230,28 @@ describe('streaming audiences: the fast path from acknowledgement', () => {
     assert.equal(changes.find((c) => c.segmentId === id && c.status === 'realized')?.path, 'slow');
   });
 
+  it('gathers the decisions of the groups decided while a write waits into the next write', async () => {
+    const streaming = t.platform.audiences.streaming;
+    await streaming.fastPath.idle();
+    const before = streaming.fastPath.stats();
+    let release!: () => void;
+    // Another writer holds the membership lock (a slow commit, a slow-path round).
+    const held = streaming.lock.run('prod', () => new Promise<void>((resolve) => (release = resolve)));
+    for (const [i, crm] of ['P10', 'P11', 'P12'].entries()) {
+      await sendBatch([checkout(crm, `gather-${crm}`)]);
+      await waitFor(`group ${i + 1}`, () => streaming.fastPath.stats().groups >= before.groups + i + 1);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    release();
+    await held;
+    await streaming.fastPath.idle();
+    const after = streaming.fastPath.stats();
+    assert.ok(after.groups - before.groups >= 3, `${after.groups - before.groups} groups`);
+    // One write for the three groups (a second one at most, for decisions that waited for a history read).
+    assert.ok(after.writes - before.writes <= 2, `${after.writes - before.writes} writes for ${after.groups - before.groups} groups`);
+    assert.ok(after.writes > before.writes);
+  });
+
   it('reads a profile’s attributes again when the profile store rewrites its row: a tier change lets a streamed checkout qualify', async () => {
     const id = await segment('Gold checkout today', `_roundtrip.loyaltyStatus = "GOLD" and ${CHECKOUT_24H}`);
     const fast = t.platform.audiences.streaming.fastPath;

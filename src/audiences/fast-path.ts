@@ -19,8 +19,8 @@
  *    segment from the acknowledged events alone when more events cannot change the answer (an `exists`/CHAIN
  *    condition they already satisfy, an attribute condition that fails), so most profiles never wait;
  * 4. membership: transitions are computed against the rows kept in memory and appended in one statement per
- *    group (`fast-path-writes.ts`, `source: 'streaming'`), under the lock shared with the slow path. The write of
- *    a group overlaps the decisions of the next one (at most one write in flight behind it).
+ *    group (`fast-path-writes.ts`, `source: 'streaming'`), under the lock shared with the slow path. Decisions
+ *    gather in a buffer while a write commits; the next write takes all of them (one write in flight at most).
  * Profile records (attribute changes) are not merged here: their profile is handed to the slow path (deferred)
  * until the slow path's next round over it.
  *
@@ -102,6 +102,16 @@ interface DatasetRole {
   schema: ResolvedSchema;
 }
 
+/** Decisions of one policy waiting for the next write: the earliest acknowledgement per profile, when they were taken. */
+interface WriteBuffer {
+  policy: MergePolicyRecord;
+  decisions: Decision[];
+  acknowledgedAt: Map<number, number>;
+  now: Date;
+  /** When the first of them was buffered (`performance.now()`). */
+  queued: number;
+}
+
 interface SandboxState {
   queue: Arrival[];
   running: Promise<void> | undefined;
@@ -115,8 +125,10 @@ interface SandboxState {
   /** Profiles (per policy) named by graph changes, waiting for `reconcile`. */
   suspects: Map<string, Set<number>>;
   reconciling: Promise<void> | undefined;
-  /** The write of the last group (the next group's decisions overlap it). */
+  /** The write in flight (decisions of the next groups gather in `buffered` meanwhile). */
   writing: Promise<void> | undefined;
+  /** Per policy: decisions not written yet, the earliest acknowledgement per profile, when they were taken. */
+  buffered: Map<string, WriteBuffer>;
   /** Profiles whose `segmentMembership` map is behind the membership table, per policy. */
   maps: Map<string, Set<number>>;
   mapsTimer: NodeJS.Timeout | undefined;
@@ -170,6 +182,8 @@ export interface FastPathStats {
   /** Why: an identity the graph does not hold (or a record spanning profiles), a profile record streaming in, no profile row (yet). */
   fallbackReasons: { identity: number; profileUpdating: number; noProfileRow: number };
   groups: number;
+  /** Membership writes (transactions): decisions made while one commits go out together in the next. */
+  writes: number;
   evaluations: number;
   changes: number;
   /** Profiles whose decision waited for their stored events (the seed). */
@@ -203,7 +217,7 @@ export class FastPath {
   enabled = process.env.ROUNDTRIP_AUDIENCE_FAST_PATH !== '0';
   private readonly sandboxes = new Map<string, SandboxState>();
   private readonly latencies: number[] = [];
-  private readonly totals = { events: 0, decided: 0, fallbacks: 0, groups: 0, evaluations: 0, changes: 0, seedWaits: 0 };
+  private readonly totals = { events: 0, decided: 0, fallbacks: 0, groups: 0, evaluations: 0, changes: 0, seedWaits: 0, writes: 0 };
   private readonly fallbackReasons = { identity: 0, profileUpdating: 0, noProfileRow: 0 };
   private readonly steps = { identities: 0, attributes: 0, evaluate: 0, lock: 0, write: 0 };
   private closed = false;
@@ -225,6 +239,7 @@ export class FastPath {
         suspects: new Map(),
         reconciling: undefined,
         writing: undefined,
+        buffered: new Map(),
         maps: new Map(),
         mapsTimer: undefined,
         mapsRunning: undefined,
@@ -751,8 +766,8 @@ export class FastPath {
   /**
    * Decides the touched profiles: attributes of profiles not seen yet are read (one batch), events appended to
    * the rings, and each segment decided from memory; a profile whose decision depends on stored events it has
-   * not read yet waits for the seed (the other profiles of the group do not). The write is queued behind the
-   * previous group's.
+   * not read yet waits for the seed (the other profiles of the group do not). The decisions go to the write
+   * buffer.
    */
   private async decide(sandbox: string, state: SandboxState, warehouse: SandboxWarehouse, policy: MergePolicyRecord, list: readonly StreamingSegment[], touched: Map<number, Touch>): Promise<void> {
     // A profile a graph change named is decided once its nodes are read again (a merge may bring events).
@@ -791,45 +806,66 @@ export class FastPath {
       else this.totals.decided += touch.events.length;
     }
     this.steps.evaluate += performance.now() - evaluateStart;
-    const previous = this.commit(sandbox, state, warehouse, policy, decisions, touched);
+    this.commit(sandbox, state, warehouse, policy, decisions, touched);
     for (const [id, touch] of seedWaits) this.waitForSeed(sandbox, state, policy.id, id, touch);
-    // At most one write in flight while the next group is decided.
-    await previous;
   }
 
   /**
-   * Queues the write of a group's decisions under the membership lock (transitions computed there, from
-   * memory), then reports the committed transitions. Returns the previous group's write, for the caller to
-   * wait for before it goes on.
+   * Adds a group's decisions to the sandbox's write buffer and starts the writer when it is not running. The
+   * writer takes everything buffered at once: while one write commits, the next groups are decided and
+   * gathered for the next write, so an event waits for at most the write in flight and its own, however slow
+   * commits get (a group-by-group queue made every event wait for the writes of the groups before it).
    */
-  private commit(sandbox: string, state: SandboxState, warehouse: SandboxWarehouse, policy: MergePolicyRecord, decisions: readonly Decision[], touched: ReadonlyMap<number, Touch>): Promise<void> | undefined {
-    if (decisions.length === 0) return undefined;
-    const now = this.deps.clock.now();
-    const queued = performance.now();
-    const write = this.deps.lock.run(sandbox, async () => {
-      const locked = performance.now();
-      this.steps.lock += locked - queued;
-      const transitions = await this.writeDecisions(sandbox, warehouse, policy.id, decisions, now);
-      this.steps.write += performance.now() - locked;
-      return transitions;
-    });
-    const previous = state.writing;
-    const done: Promise<void> = write
-      .then((written) => this.committed(sandbox, state, policy, written, touched))
-      .catch((error: unknown) => this.deps.warn(`Writing fast streaming memberships of sandbox ${sandbox} failed; the slow path decides`, error))
-      .finally(() => {
-        if (state.writing === done) state.writing = undefined;
-      });
-    state.writing = done;
-    return previous;
+  private commit(sandbox: string, state: SandboxState, warehouse: SandboxWarehouse, policy: MergePolicyRecord, decisions: readonly Decision[], touched: ReadonlyMap<number, Touch>): void {
+    if (decisions.length === 0) return;
+    let buffer = state.buffered.get(policy.id);
+    if (!buffer) state.buffered.set(policy.id, (buffer = { policy, decisions: [], acknowledgedAt: new Map(), now: this.deps.clock.now(), queued: performance.now() }));
+    buffer.decisions.push(...decisions);
+    for (const [id, touch] of touched) {
+      const at = buffer.acknowledgedAt.get(id);
+      if (at === undefined || touch.acknowledgedAt < at) buffer.acknowledgedAt.set(id, touch.acknowledgedAt);
+    }
+    this.startWriter(sandbox, state, warehouse);
   }
 
-  private committed(sandbox: string, state: SandboxState, policy: MergePolicyRecord, written: readonly WrittenTransition[], touched: ReadonlyMap<number, Touch>): void {
+  private startWriter(sandbox: string, state: SandboxState, warehouse: SandboxWarehouse): void {
+    if (state.writing || state.buffered.size === 0) return;
+    state.writing = this.writeBuffered(sandbox, state, warehouse).finally(() => {
+      state.writing = undefined;
+      this.startWriter(sandbox, state, warehouse);
+    });
+  }
+
+  /**
+   * Writes the buffered decisions, one transaction per policy, under the membership lock (transitions computed
+   * there, from memory). The buffer is taken once the lock is held, so decisions made while waiting for it go too.
+   */
+  private async writeBuffered(sandbox: string, state: SandboxState, warehouse: SandboxWarehouse): Promise<void> {
+    const done: { buffer: WriteBuffer; written: WrittenTransition[] }[] = [];
+    await this.deps.lock.run(sandbox, async () => {
+      const todo = [...state.buffered.values()];
+      state.buffered.clear();
+      for (const buffer of todo) {
+        const locked = performance.now();
+        this.steps.lock += locked - buffer.queued;
+        try {
+          done.push({ buffer, written: await this.writeDecisions(sandbox, warehouse, buffer.policy.id, buffer.decisions, buffer.now) });
+          this.totals.writes++;
+        } catch (error) {
+          this.deps.warn(`Writing fast streaming memberships of sandbox ${sandbox} failed; the slow path decides`, error);
+        }
+        this.steps.write += performance.now() - locked;
+      }
+    });
+    for (const { buffer, written } of done) this.committed(sandbox, state, buffer.policy, written, buffer.acknowledgedAt);
+  }
+
+  private committed(sandbox: string, state: SandboxState, policy: MergePolicyRecord, written: readonly WrittenTransition[], acknowledged: ReadonlyMap<number, number>): void {
     if (written.length === 0) return;
     const committedAt = Date.now();
     this.totals.changes += written.length;
     const changes: MembershipChange[] = written.map((w) => {
-      const acknowledgedAt = touched.get(w.profileId)!.acknowledgedAt;
+      const acknowledgedAt = acknowledged.get(w.profileId)!;
       this.latencies.push(committedAt - acknowledgedAt);
       return { sandbox, segmentId: w.segmentId, profileId: w.profileId, status: w.status, at: committedAt, acknowledgedAt, path: 'fast', version: w.version };
     });

@@ -230,6 +230,7 @@ export const StreamingStatsView = Type.Object({
   evaluations: Type.Integer({ description: 'Profile evaluations done by the streaming evaluator' }),
   changes: Type.Integer({ description: 'Memberships it changed' }),
   rounds: Type.Integer(),
+  fromRings: Type.Optional(Type.Integer({ description: 'Profiles the rounds decided from the fast path’s event rings (their only change was new events) instead of reading their history' })),
   latencyMs: Type.Object(
     { samples: Type.Integer(), p50: Type.Number(), p95: Type.Number(), p99: Type.Number(), max: Type.Number() },
     { description: 'From the commit of the streamed records (published on the bus) to the membership change' },
@@ -246,7 +247,8 @@ export const StreamingStatsView = Type.Object({
             { description: 'Fallbacks by reason: an identity the graph does not hold (or one record spanning profiles), a profile record streaming in, no profile row yet' },
           ),
         ),
-        groups: Type.Integer({ description: 'Micro-groups (one membership commit each at most)' }),
+        groups: Type.Integer({ description: 'Micro-groups of acknowledged records decided together' }),
+        writes: Type.Optional(Type.Integer({ description: 'Membership writes: the decisions of the groups decided while one commits go out together in the next' })),
         evaluations: Type.Integer(),
         changes: Type.Integer(),
         identityCache: Type.Object({ hits: Type.Integer(), misses: Type.Integer() }),
