@@ -280,6 +280,8 @@ try {
     const already = new Set((await warehouse.query(`SELECT profile_id FROM _rt_segment_membership WHERE segment_id = '${streamIds[0]}' AND status = 'realized'`)).rows.map((r) => Number(r.profile_id)));
     const candidates = [...profileCrm].filter(([p]) => !already.has(p)).map(([, crm]) => crm);
     const total = Math.min(RATE * STREAM_SECONDS, candidates.length);
+    // Event ids new to this run: a reused data folder holds the last run's, which the apply would drop as duplicates.
+    const run = Date.now().toString(36);
     const perRequest = 100;
     const interval = (perRequest / RATE) * 1000;
     // How long the event loop was blocked (the server, the fast path and the slow path share it with this client).
@@ -305,7 +307,7 @@ try {
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const batch = candidates.slice(sent, sent + perRequest);
       sent += batch.length;
-      const messages = batch.map((crm) => ({ header: {}, body: { xdmEntity: { _id: `s-${crm}`, timestamp: new Date(NOW - 3_600_000).toISOString(), eventType: 'commerce.checkouts', identityMap: { CRMID: [{ id: `C${crm}` }] } } } }));
+      const messages = batch.map((crm) => ({ header: {}, body: { xdmEntity: { _id: `s-${run}-${crm}`, timestamp: new Date(NOW - 3_600_000).toISOString(), eventType: 'commerce.checkouts', identityMap: { CRMID: [{ id: `C${crm}` }] } } } }));
       inflight.push(
         app.inject({ method: 'POST', url: `/collection/batch/${connection.id}`, payload: { messages }, headers: { authorization: `Bearer ${secret}` } }).then((res) => {
           const at = Date.now();
