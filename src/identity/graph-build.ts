@@ -25,7 +25,7 @@ import { occurrencesSql, type IdentitySource, type SnapshotFilter } from './extr
 import { identityKeySql, normalizedSql, normalizePhone, type NamespaceInfo } from './normalize.ts';
 import { intList, quoteLiteral } from './sql.ts';
 import { readIntColumns, withIntColumns, withSession, withStringRecords, type SqlSession } from './staging.ts';
-import { APPLIED, NODES, NODES_KEY_INDEX, RECORDS, RECORDS_NODE_INDEX, REFUSALS, STATE, UNLINKS, WORK, type GraphSettings } from './store.ts';
+import { APPLIED, changeLogStatements, NODES, NODES_KEY_INDEX, RECORDS, RECORDS_NODE_INDEX, REFUSALS, STATE, UNLINKS, WORK, type GraphSettings } from './store.ts';
 import { guardedUnionFind, type RefusalReason } from './union-find.ts';
 
 /** Profiles to recompute after a graph change. */
@@ -126,8 +126,9 @@ async function applyIn(warehouse: SqlSession, plan: ApplyPlan): Promise<GraphCha
   // Existing graphs touched by the new records take part as groups; new identities start on their own.
   const scope = `SELECT node, graph AS start, graph, ns FROM ${NODES} WHERE graph IN (
     SELECT DISTINCT n.graph FROM ${NODES} n WHERE n.node IN (SELECT node FROM ${WORK.records} WHERE linking))`;
-  const { changed } = await runUnionFind(warehouse, plan.settings, scope, `SELECT rowid, node, ord, ns FROM ${WORK.records} WHERE linking`);
+  const { changed, scoped } = await runUnionFind(warehouse, plan.settings, scope, `SELECT rowid, node, ord, ns FROM ${WORK.records} WHERE linking`);
   const change = changed > LISTED_LIMIT ? { ...emptyChange(), full: true } : await applyChange(warehouse, plan.units);
+  const log = await touchedLog(warehouse, plan, added, scoped);
   const reindexNodes = added > REINDEX_THRESHOLD;
   const reindexRecords = Number((await warehouse.query(`SELECT count(*) AS n FROM ${WORK.records}`)).rows[0]?.n ?? 0) > REINDEX_THRESHOLD;
   // A big insert drops the ART index and builds it again after the commit, faster than maintaining it row by
@@ -141,10 +142,25 @@ async function applyIn(warehouse: SqlSession, plan: ApplyPlan): Promise<GraphCha
     `INSERT INTO ${REFUSALS} SELECT ds, snap, seq, ord, a, b, reason, namespace, now() FROM ${WORK.refused}`,
     `INSERT INTO ${APPLIED} SELECT ds, snap, pos, rows, linking, now() FROM ${units}`,
     `UPDATE ${STATE} SET next_node = ${plan.nextNode + added}, next_pos = ${Math.max(...plan.units.map((u) => u.pos)) + 1}, version = version + 1`,
+    log,
   ]);
   if (reindexNodes) await warehouse.query(`CREATE INDEX IF NOT EXISTS ${NODES_KEY_INDEX} ON ${NODES} (key)`);
   if (reindexRecords) await warehouse.query(`CREATE INDEX IF NOT EXISTS ${RECORDS_NODE_INDEX} ON ${RECORDS} (node)`);
   return change;
+}
+
+/**
+ * The change log of an apply (`changeLogStatements`), after its graph updates: every identity of the graphs its
+ * linking records touched (`WORK.scope`, with their new graph) and the new identities. Records of a dataset that
+ * does not link touch no graph but may add to an existing one (a first date, CLV): listing that graph would
+ * take two scans of `nodes` here, so such a version is logged unlisted (a reader scans instead).
+ */
+async function touchedLog(warehouse: SqlSession, plan: ApplyPlan, added: number, scoped: number): Promise<string> {
+  const moved = (from: string, graph: string) => `SELECT s.node, coalesce(r.graph, ${graph}) AS graph, s.ns FROM ${from} s LEFT JOIN ${WORK.result} r ON r.node = s.node`;
+  const outside = plan.units.some((u) => !u.linking)
+    ? Number((await warehouse.query(`SELECT count(*) AS n FROM (SELECT node FROM ${WORK.records} WHERE NOT linking AND node < ${plan.nextNode} EXCEPT SELECT node FROM ${WORK.scope})`)).rows[0]?.n)
+    : 0;
+  return changeLogStatements(outside ? null : `${moved(WORK.scope, 's.graph')} UNION ALL ${moved(WORK.newNodes, 's.node')}`, added + scoped);
 }
 
 /**
@@ -334,7 +350,7 @@ function indexer(ids: readonly Float64Array[]): { size: number; has: (id: number
  * Leaves `WORK.result` (node, its graph before as `start`, its new graph — the smallest node id of the graph —
  * for nodes whose graph changed) and `WORK.refused`.
  */
-async function runUnionFind(warehouse: SqlSession, settings: GraphSettings, scopeSql: string, recordsSql: string): Promise<{ changed: number }> {
+async function runUnionFind(warehouse: SqlSession, settings: GraphSettings, scopeSql: string, recordsSql: string): Promise<{ changed: number; scoped: number }> {
   const unique = settings.uniqueNamespaces;
   const uniqueOf = (column: string) => (unique.length ? `CASE ${column} ${unique.map((ns, i) => `WHEN ${quoteLiteral(ns)} THEN ${i}`).join(' ')} ELSE -1 END` : '-1');
   await warehouse.query(`CREATE OR REPLACE TEMP TABLE ${WORK.scope} AS ${scopeSql}`);
@@ -412,7 +428,7 @@ async function runUnionFind(warehouse: SqlSession, settings: GraphSettings, scop
         SELECT w.ds, w.snap, w.seq, w.ord, r.a, w.node AS b, ${reasonCase} AS reason, ${namespaceCase}::VARCHAR AS namespace
         FROM ${source} r JOIN ${WORK.records} w ON w.rowid = r.row`),
   );
-  return { changed: changed.node.length };
+  return { changed: changed.node.length, scoped: sNode!.length };
 }
 
 /** SQL listing the nodes of the given graphs (for seeding a recompute). */

@@ -15,6 +15,8 @@
  *   must stay apart, also through a rebuild); `applied`: snapshots processed, in processing order, and
  *   whether their dataset linked identities then (a change of that flag rebuilds the graph);
  *   `state`: the node id counter, a version bumped by every change, and the graph settings.
+ * - `changes` / `change_log`: what each snapshot apply touched, per graph version (see `changeLogStatements`),
+ *   so that readers of a few changed graphs (the insights refresh) need not scan `nodes`.
  */
 import { RoundtripError } from '../core/errors.ts';
 import type { SandboxWarehouse } from '../ports/warehouse.ts';
@@ -27,6 +29,8 @@ export const REFUSALS = '_rt_identity_refusals';
 export const UNLINKS = '_rt_identity_unlinks';
 export const APPLIED = '_rt_identity_applied';
 export const STATE = '_rt_identity_state';
+export const CHANGES = '_rt_identity_changes';
+export const CHANGE_LOG = '_rt_identity_change_log';
 export const NODES_KEY_INDEX = `${NODES}_key`;
 export const RECORDS_NODE_INDEX = `${RECORDS}_node`;
 /** Scratch tables of one run: TEMP tables of its session, gone when it ends. */
@@ -60,6 +64,8 @@ const DDL = [
   `CREATE TABLE IF NOT EXISTS ${UNLINKS} (id VARCHAR NOT NULL, ns_a VARCHAR NOT NULL, id_a VARCHAR NOT NULL, ns_b VARCHAR NOT NULL, id_b VARCHAR NOT NULL, created_by VARCHAR NOT NULL, created_at TIMESTAMPTZ NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS ${APPLIED} (ds VARCHAR NOT NULL, snap BIGINT NOT NULL, pos BIGINT NOT NULL, rows BIGINT NOT NULL, linking BOOLEAN NOT NULL, applied_at TIMESTAMPTZ NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS ${STATE} (next_node BIGINT NOT NULL, next_pos BIGINT NOT NULL, version BIGINT NOT NULL, settings VARCHAR NOT NULL, engine VARCHAR NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS ${CHANGES} (version BIGINT NOT NULL, node BIGINT NOT NULL, graph BIGINT NOT NULL, ns VARCHAR NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS ${CHANGE_LOG} (version BIGINT NOT NULL, listed BOOLEAN NOT NULL, rows BIGINT NOT NULL, logged_at TIMESTAMPTZ NOT NULL)`,
   `INSERT INTO ${STATE} SELECT 1, 1, 0, ${quoteLiteral(JSON.stringify(DEFAULT_SETTINGS))}, library_version FROM pragma_version() WHERE NOT EXISTS (SELECT 1 FROM ${STATE})`,
 ];
 
@@ -114,3 +120,32 @@ export async function readState(warehouse: SandboxWarehouse): Promise<GraphState
   };
 }
 
+/**
+ * Bounds of the change log: a version touching more identities than `perVersion` is logged unlisted (a reader
+ * scans `nodes` instead); the oldest versions go once the log holds more than `rows` rows or `versions` versions.
+ */
+export const CHANGE_LOG_LIMITS = { perVersion: 200_000, rows: 1_000_000, versions: 10_000 };
+
+/**
+ * The change log of the graph version the enclosing transaction has just set in `state`, written in that
+ * transaction: `touched` (a relation `node, graph, ns`) is every identity of every graph the change touched,
+ * with its graph and namespace after it; null when there are more than `CHANGE_LOG_LIMITS.perVersion`
+ * (`rows`, an estimate). Only snapshot applies log; any other change (an unlink, a removal, a rebuild) bumps the
+ * version without a `change_log` row, and a reader that finds a version of its range missing or unlisted
+ * falls back to reading `nodes`. Over the identities a range of versions logged, each one's row of the latest
+ * version is where it is now (its graph could only change again by a logged change), and every identity of
+ * those graphs is among them. One statement string (one round trip); it also prunes the oldest versions.
+ */
+export function changeLogStatements(touched: string | null, rows: number): string {
+  const version = `(SELECT version FROM ${STATE})`;
+  const { perVersion, rows: budget, versions } = CHANGE_LOG_LIMITS;
+  const listed = touched !== null && rows <= perVersion;
+  return [
+    ...(listed ? [`INSERT INTO ${CHANGES} SELECT ${version}, t.node, t.graph, t.ns FROM (${touched}) t`] : []),
+    `INSERT INTO ${CHANGE_LOG} VALUES (${version}, ${listed}, ${listed ? rows : 0}, now())`,
+    `DELETE FROM ${CHANGE_LOG} WHERE version < (SELECT min(version) FROM (
+      SELECT version, sum(rows) OVER (ORDER BY version DESC) AS upto, row_number() OVER (ORDER BY version DESC) AS k FROM ${CHANGE_LOG})
+      WHERE upto <= ${budget} AND k <= ${versions})`,
+    `DELETE FROM ${CHANGES} WHERE version < (SELECT min(version) FROM ${CHANGE_LOG})`,
+  ].join(';\n');
+}

@@ -9,7 +9,8 @@
  *
  * Incremental: the refresh takes the snapshots the identity graph applied since the last one (and makes itself
  * full when the graph changed in a way they do not explain: an unmerge, a privacy delete, a rebuild). The
- * profiles of the touched graphs are recomputed from a copy of those graphs' nodes: first dates fold from the
+ * profiles of the touched graphs are recomputed from a copy of those graphs' nodes (read from the identity
+ * graph's change log when it lists every version since, else found by scanning the nodes): first dates fold from the
  * old rows of the profiles a graph now covers and the new records' dates (merges only join whole profiles),
  * CLV from per-identity state (latest value); the old and new rows turn into a per-first-date delta of
  * `_rt_insights_daily`; the facts of the dates from the earliest date the delta touches are recomputed (a
@@ -25,7 +26,7 @@
 import { RoundtripError } from '../core/errors.ts';
 import { MEMBERSHIP_HISTORY_TABLE, MEMBERSHIP_TABLE } from '../audiences/membership-tables.ts';
 import { ACTIVATION_LOG_TABLE, ACTIVATION_MAPPINGS_TABLE } from '../activation/activation-log.ts';
-import { APPLIED, NODES, RECORDS, STATE } from '../identity/store.ts';
+import { APPLIED, CHANGE_LOG, CHANGES, NODES, RECORDS, STATE } from '../identity/store.ts';
 import { positionedRowsSql } from '../identity/positions.ts';
 import type { DatasetRecord, MergePolicyRecord } from '../ports/metadata-store.ts';
 import type { ColumnSpec, WarehouseSession } from '../ports/warehouse.ts';
@@ -59,6 +60,8 @@ export const WINDOW_DAYS = 30;
 /** The UTC day of a TIMESTAMPTZ, without a time-zone conversion per row. */
 const utcDay = (ts: string) => `(DATE '1970-01-01' + floor(epoch(${ts}) / 86400)::INTEGER)`;
 const lit = (s: string) => `'${s.replace(/'/g, "''")}'`;
+/** A filter on a time column from a checkpoint's time on (none: everything). */
+const sinceSql = (column: string, at: string | null) => (at === null ? 'true' : `${column} >= ${lit(at)}::TIMESTAMPTZ`);
 const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
 const SETUP = [
@@ -73,6 +76,7 @@ const SETUP = [
   `CREATE TABLE IF NOT EXISTS ${MODEL_STATE} (model VARCHAR, signature VARCHAR, graph_version BIGINT, process_date DATE, refreshed_at TIMESTAMPTZ, audience_fingerprint VARCHAR)`,
   `ALTER TABLE ${MODEL_STATE} ADD COLUMN IF NOT EXISTS graph_pos BIGINT`,
   `ALTER TABLE ${MODEL_STATE} ADD COLUMN IF NOT EXISTS audience_checkpoint VARCHAR`,
+  `ALTER TABLE ${MODEL_STATE} ADD COLUMN IF NOT EXISTS destinations_signature VARCHAR`,
   `CREATE TABLE IF NOT EXISTS ${NODE_CLV} (node BIGINT, kind VARCHAR, decile INTEGER, decile_pos BIGINT, value DOUBLE, value_pos BIGINT)`,
   `CREATE TABLE IF NOT EXISTS ${CONSTRAINTS} (table_name VARCHAR, kind VARCHAR, columns VARCHAR[], ref_table VARCHAR, ref_columns VARCHAR[], created_at TIMESTAMPTZ)`,
 ];
@@ -95,6 +99,9 @@ interface AudienceCheckpoint {
   /** Current rows without history when the state was rebuilt (they make the state non-incremental). */
   orphans: number;
 }
+
+/** The filter of the transitions since an audience checkpoint on a history time column (see `audienceAppendOnly`). */
+type NewTransitions = (column: string) => string;
 
 export interface ClvSource {
   dataset: DatasetRecord;
@@ -158,6 +165,14 @@ export function tenantColumn(columns: readonly ColumnSpec[], field: string): str
 export class CdpRefresh {
   private readonly steps: RefreshStep[] = [];
   private graph = { version: 0, pos: 1 };
+  /** The graph versions since the last refresh, when the identity graph's change log lists them all (see `staleGraphsSql`). */
+  private logged: { from: number; to: number } | null = null;
+  /** Whether the identity graph's change log tables exist (an older sandbox gets them at its next sync). */
+  private logPresent = false;
+  /** Whether the set of (policy, namespace set) of the daily state changed (a full refresh: always). */
+  private namespacesChanged = true;
+  /** The signature of the destination dimensions' sources (see `destinationStatements`), kept with the model state. */
+  private destinationsSignature: string | null = null;
   private readonly tracing: boolean;
   private audienceMode: 'incremental' | 'rebuilt' = 'rebuilt';
   /** Per dataset, the snapshots of this incremental refresh. */
@@ -224,12 +239,11 @@ export class CdpRefresh {
         await registerAcceleratedDatabase(input.session, CDP_DATABASE, 'acp_query_batch');
         await this.batch([...Object.entries(CDP_TABLES).map(([table, columns]) => `CREATE TABLE IF NOT EXISTS ${cdp(table)} (${columns})`), ...SETUP]);
       }
-      await this.q(HASH_MACRO);
       await this.loadReferenceTables();
     });
     // The previous run's state with its checkpoints (without a state row the refresh is full: no checkpoints needed).
     const previous = (
-      await this.q(`SELECT signature, graph_version, graph_pos, strftime(process_date, '%Y-%m-%d') AS process_date, audience_fingerprint, audience_checkpoint,
+      await this.q(`SELECT signature, graph_version, graph_pos, strftime(process_date, '%Y-%m-%d') AS process_date, audience_fingerprint, audience_checkpoint, destinations_signature,
           (SELECT to_json(coalesce(list([dataset_id, snapshot_id::VARCHAR]), [])) FROM ${CHECKPOINTS} WHERE model = ${lit(CDP_MODEL)})::VARCHAR AS checkpoints
         FROM ${MODEL_STATE} WHERE model = ${lit(CDP_MODEL)}`)
     )[0];
@@ -244,14 +258,21 @@ export class CdpRefresh {
       (previous.process_date as string) > input.processDate;
 
     const windowStart = addDays(input.processDate, -(WINDOW_DAYS - 1));
+    const fingerprint = await this.audienceFingerprint();
+    const sameDay = !full && previous.process_date === input.processDate;
+    const audienceBefore = full || previous.audience_checkpoint === null ? null : (JSON.parse(previous.audience_checkpoint as string) as AudienceCheckpoint);
+    // When the audience facts are recomputed anyway (the membership tables changed, or a new day), which
+    // transitions are new is settled first: the profiles step then reads exactly their profiles' rows.
+    const newTransitions = audienceBefore !== null && (!sameDay || previous.audience_fingerprint !== fingerprint) ? await this.audienceAppendOnly(audienceBefore) : undefined;
     let fromDate = windowStart;
     let profiles = 0;
     let clvChanged = true;
     if (full) {
       profiles = await this.step('profiles', () => this.rebuildProfiles());
     } else {
-      const audienceAt = previous.audience_checkpoint === null ? undefined : (JSON.parse(previous.audience_checkpoint as string) as AudienceCheckpoint).at;
-      const touched = await this.step('profiles', () => this.updateProfiles(since, audienceAt));
+      // Unsettled, every transition from the checkpoint's time on (a superset); a rebuild needs none.
+      const members = newTransitions === undefined ? (audienceBefore === null ? null : sinceSql('"at"', audienceBefore.at)) : newTransitions === null ? null : newTransitions('"at"');
+      const touched = await this.step('profiles', () => this.updateProfiles(since, members));
       profiles = touched.profiles;
       clvChanged = touched.clvChanged;
       const previousNext = addDays(previous.process_date as string, 1);
@@ -259,15 +280,13 @@ export class CdpRefresh {
       fromDate = earliest > windowStart ? earliest : windowStart;
     }
     const dates = fromDate <= input.processDate ? Math.round((Date.parse(input.processDate) - Date.parse(fromDate)) / 86_400_000) + 1 : 0;
-    const fingerprint = await this.audienceFingerprint();
-    const sameDay = !full && previous.process_date === input.processDate;
     // Audience facts depend on the membership tables, the process date and the members' namespaces and CLV only
     // (the fingerprint is checked first: when the tables changed, the members need no look-up).
     const audiencesCurrent = sameDay && previous.audience_fingerprint === fingerprint && !(await this.membersChanged());
-    await this.step('dimensions', () => this.dimensions(windowStart, !sameDay));
+    await this.step('dimensions', () => this.dimensions(windowStart, !sameDay, full ? null : ((previous.destinations_signature as string | null) ?? null)));
     await this.step('profile facts', () => this.profileFacts(windowStart, fromDate));
     let audience = full ? null : ((previous.audience_checkpoint as string | null) ?? null);
-    if (!audiencesCurrent) audience = await this.step('audience facts', () => this.audienceFacts(audience === null ? null : (JSON.parse(audience) as AudienceCheckpoint), sameDay));
+    if (!audiencesCurrent) audience = await this.step('audience facts', () => this.audienceFacts(audience === null ? null : (JSON.parse(audience) as AudienceCheckpoint), sameDay, newTransitions));
     const audiences = audiencesCurrent ? 'kept' : this.audienceMode;
     // CLV facts are stated for the process date from the profiles' CLV: kept while neither changed.
     if (!sameDay || clvChanged) await this.step('clv facts', () => this.clvFacts());
@@ -297,10 +316,18 @@ export class CdpRefresh {
     const probes = [
       ...Object.keys(CDP_TABLES).map((table) => `(SELECT 1 FROM ${cdp(table)} LIMIT 0)`),
       ...state.map((table) => `(SELECT 1 FROM ${table} LIMIT 0)`),
-      `(SELECT 1 FROM ${MODEL_STATE} WHERE graph_pos IS NULL AND audience_checkpoint IS NULL LIMIT 0)`,
+      `(SELECT 1 FROM ${MODEL_STATE} WHERE graph_pos IS NULL AND audience_checkpoint IS NULL AND destinations_signature IS NULL LIMIT 0)`,
     ];
     const started = performance.now();
-    const missing = await this.input.session.query(probes.join(' UNION ALL ')).then(() => false, () => true);
+    const log = `(SELECT 1 FROM ${CHANGE_LOG} LIMIT 0) UNION ALL (SELECT 1 FROM ${CHANGES} LIMIT 0)`;
+    const probe = (sql: string) => this.input.session.query(sql).then(() => true, () => false);
+    // One round trip when everything is there; the log tables are probed apart only when something is missing.
+    let missing = !(await probe([...probes, log].join(' UNION ALL ')));
+    this.logPresent = !missing;
+    if (missing) {
+      missing = !(await probe(probes.join(' UNION ALL ')));
+      this.logPresent = await probe(log);
+    }
     if (this.tracing) console.error(`[insights] ${(performance.now() - started).toFixed(1).padStart(8)} ms  (tables probe${missing ? ': missing' : ''})`);
     return missing;
   }
@@ -321,10 +348,32 @@ export class CdpRefresh {
   private async graphSince(version: number, pos: number | null): Promise<{ ds: string; snap: number }[] | null> {
     if (pos === null || this.graph.pos < pos || this.graph.version < version) return null;
     if (this.graph.version === version) return [];
-    const rows = await this.q(`SELECT ds, snap, applied_at::VARCHAR AS applied_at FROM ${APPLIED} WHERE pos >= ${pos}`);
+    const range = `version > ${version} AND version <= ${this.graph.version}`;
+    // With the rows, whether the change log lists every version of the range (see `staleGraphsSql`).
+    const logged = this.logPresent
+      ? `(SELECT coalesce(count(*) = ${this.graph.version - version} AND bool_and(listed), false) FROM ${CHANGE_LOG} WHERE ${range})`
+      : 'false';
+    const rows = await this.q(`SELECT ds, snap, applied_at::VARCHAR AS applied_at, ${logged} AS logged FROM ${APPLIED} WHERE pos >= ${pos}`);
     const syncs = new Set(rows.map((r) => r.applied_at as string)).size;
     if (this.graph.version - version !== syncs) return null;
+    this.logged = rows[0]?.logged === true ? { from: version, to: this.graph.version } : null;
     return rows.map((r) => ({ ds: r.ds as string, snap: Number(r.snap) }));
+  }
+
+  /**
+   * Every identity (node, graph, ns) of the graphs the new records are in: from the identity graph's change
+   * log when it lists every version since the last refresh (the identities each version's graphs held then, each
+   * one's latest row being where it is now), else by two scans of `_rt_identity_nodes` (the graphs of the
+   * records' identities, then their identities).
+   */
+  private staleGraphsSql(): string {
+    if (this.logged) {
+      const { from, to } = this.logged;
+      // One version (one sync since the last refresh) lists each identity once.
+      if (to === from + 1) return `SELECT node, graph, ns FROM ${CHANGES} WHERE version = ${to}`;
+      return `SELECT node, arg_max(graph, version) AS graph, arg_max(ns, version) AS ns FROM ${CHANGES} WHERE version > ${from} AND version <= ${to} GROUP BY node`;
+    }
+    return `SELECT node, graph, ns FROM ${NODES} WHERE graph IN (SELECT DISTINCT graph FROM ${NODES} WHERE node IN (SELECT node FROM rt_ins_recs))`;
   }
 
   /** Policies and snapshot dates as temp tables; `rt_ins_snaps` also says which datasets feed profiles. */
@@ -344,6 +393,7 @@ export class CdpRefresh {
       ];
     };
     await this.batch([
+      HASH_MACRO,
       ...table('rt_ins_policies', [['policy', 'VARCHAR'], ['merge_policy_id', 'INTEGER'], ['name', 'VARCHAR'], ['stitching', 'VARCHAR'], ['is_default', 'BOOLEAN']], policyRows),
       ...table('rt_ins_snaps', [['ds', 'VARCHAR'], ['snap', 'BIGINT'], ['d', 'DATE']], snapRows),
     ]);
@@ -453,14 +503,16 @@ export class CdpRefresh {
   /**
    * The statement collecting the records of the snapshots the graph applied since the last refresh. Per dataset the filter is on
    * constants (`snap >= first`), so DuckDB skips the row groups of older snapshots by their zone maps
-   * instead of scanning the whole index (records are appended in the order the graph applies them).
+   * instead of scanning the whole index (records are appended in the order the graph applies them). A view when
+   * the touched graphs come from the change log (read once or twice, that read is cheaper than a copy), a copy
+   * when two scans of the nodes read it too.
    */
   private newRecords(applied: { ds: string; snap: number }[]): string {
     const byDataset = new Map<string, number[]>();
     for (const a of applied) byDataset.set(a.ds, [...(byDataset.get(a.ds) ?? []), a.snap]);
     this.applied = byDataset;
     const parts = [...byDataset].map(([ds, snaps]) => `SELECT * FROM ${RECORDS} WHERE ds = ${lit(ds)} AND snap >= ${Math.min(...snaps)} AND snap IN (${snaps.join(', ')})`);
-    return `CREATE OR REPLACE TEMP TABLE rt_ins_recs AS ${parts.length ? parts.join(' UNION ALL ') : `SELECT * FROM ${RECORDS} WHERE false`}`;
+    return `CREATE OR REPLACE TEMP ${this.logged ? 'VIEW' : 'TABLE'} rt_ins_recs AS ${parts.length ? parts.join(' UNION ALL ') : `SELECT * FROM ${RECORDS} WHERE false`}`;
   }
 
 
@@ -473,29 +525,33 @@ export class CdpRefresh {
     return row?.changed === true;
   }
 
-  /** Recomputes the profiles the new snapshots touch; returns how many and the earliest date their change affects. */
-  private async updateProfiles(applied: { ds: string; snap: number }[], audienceAt: string | null | undefined): Promise<{ profiles: number; earliest: string | null; clvChanged: boolean }> {
+  /**
+   * Recomputes the profiles the new snapshots touch; returns how many and the earliest date their change affects.
+   * `members` filters the history rows (on `"at"`) whose profiles the audience step will recompute (null: none).
+   */
+  private async updateProfiles(applied: { ds: string; snap: number }[], members: string | null): Promise<{ profiles: number; earliest: string | null; clvChanged: boolean }> {
     // Profiles whose audience-relevant state (existence, namespaces, CLV) changed.
     const relevant = 'merge_policy_id, profile_id, ns_set, clv_decile, predicted_clv';
     const { policies } = this.input;
     const own = policies.map((policy) => `(merge_policy_id = rt_hash32(${lit(policy.id)}) AND profile_id IN (SELECT node FROM ${staleOf(policy)}))`);
     // The profile rows read once (`rt_ins_pstate`): those to recompute (every policy's are among the touched
-    // graphs' nodes) and, with an audience checkpoint, those of the members with transitions since (a superset of
-    // the transitions the audience step reads), whose namespaces and CLV the new intervals take.
-    const members = audienceAt === undefined ? '' : ` UNION ALL SELECT profile_id FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE ${audienceAt === null ? 'true' : `"at" >= ${lit(audienceAt)}::TIMESTAMPTZ`}`;
+    // graphs' nodes) and those of the members with the transitions `members` selects (the ones the audience step
+    // reads, or a superset), whose namespaces and CLV the new intervals take.
+    // Tests see which way the touched graphs are found.
+    await this.input.beforeStep(this.logged ? 'stale graphs from the change log' : 'stale graphs from the nodes');
+    const transitions = members === null ? '' : ` UNION ALL SELECT profile_id FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE ${members}`;
     await this.batch([
       this.newRecords(applied),
       ...this.foldNodeState('rt_ins_recs', (ds) => this.applied.get(ds) ?? [], true),
       // The identities whose profiles to recompute: per node (no stitching), or every node of a touched graph
       // (an old profile id that a merge absorbed is one of them).
       // Both copy the nodes' rows (node, graph, ns), so the recomputation reads them instead of the whole graph.
-      `CREATE OR REPLACE TEMP TABLE rt_ins_stale_graphs AS SELECT node, graph, ns FROM ${NODES}
-        WHERE graph IN (SELECT DISTINCT graph FROM ${NODES} WHERE node IN (SELECT node FROM rt_ins_recs))`,
+      `CREATE OR REPLACE TEMP TABLE rt_ins_stale_graphs AS ${this.staleGraphsSql()}`,
       ...(policies.some((p) => staleOf(p) === 'rt_ins_stale_nodes')
         ? [`CREATE OR REPLACE TEMP TABLE rt_ins_stale_nodes AS SELECT * FROM rt_ins_stale_graphs WHERE node IN (SELECT node FROM rt_ins_recs)`]
         : []),
       // The old rows of the profiles to recompute, then those rows deleted (one scan for all policies each).
-      `CREATE OR REPLACE TEMP TABLE rt_ins_pstate AS SELECT * FROM ${PROFILE_STATE} WHERE profile_id IN (SELECT node FROM rt_ins_stale_graphs${members})`,
+      `CREATE OR REPLACE TEMP TABLE rt_ins_pstate AS SELECT * FROM ${PROFILE_STATE} WHERE profile_id IN (SELECT node FROM rt_ins_stale_graphs${transitions})`,
       `CREATE OR REPLACE TEMP TABLE rt_ins_old AS SELECT * FROM rt_ins_pstate WHERE ${own.join(' OR ') || 'false'}`,
       `DELETE FROM ${PROFILE_STATE} p USING rt_ins_old o WHERE p.merge_policy_id = o.merge_policy_id AND p.profile_id = o.profile_id`,
       ...this.writeProfileRows(true),
@@ -512,18 +568,28 @@ export class CdpRefresh {
       `CREATE OR REPLACE TEMP TABLE rt_ins_changed AS SELECT DISTINCT merge_policy_id, profile_id FROM (
           (SELECT ${relevant} FROM rt_ins_old EXCEPT SELECT ${relevant} FROM rt_ins_fresh) UNION ALL (SELECT ${relevant} FROM rt_ins_fresh EXCEPT SELECT ${relevant} FROM rt_ins_old))`,
     ]);
-    const clv = 'merge_policy_id, profile_id, clv_decile, predicted_clv, revenue';
+    // A row with CLV that is not among the other side's rows with CLV (rows without are never compared).
+    const clv = (from: string) => `SELECT merge_policy_id, profile_id, clv_decile, predicted_clv, revenue FROM ${from} WHERE clv_decile IS NOT NULL OR predicted_clv IS NOT NULL OR revenue IS NOT NULL`;
+    // Whether a (policy, namespace set) appeared in or left the daily state (the namespace dimensions list them):
+    // per key of the new daily state and the delta, the count now and before (now minus the delta).
+    const presence = `SELECT merge_policy_id, namespaces, bool_or(coalesce(d.n, 0) <> 0) AS now, bool_or(coalesce(d.n, 0) - coalesce(x.n, 0) <> 0) AS was
+      FROM rt_ins_daily d FULL JOIN rt_ins_delta x USING (merge_policy_id, first_date, namespaces, single) GROUP BY ALL`;
     const stats = (
       await this.q(`SELECT (SELECT count(*) FROM rt_ins_fresh) AS profiles, (SELECT strftime(min(first_date), '%Y-%m-%d') FROM rt_ins_delta) AS earliest,
-        EXISTS (SELECT 1 FROM ((SELECT ${clv} FROM rt_ins_old EXCEPT SELECT ${clv} FROM rt_ins_fresh) UNION ALL (SELECT ${clv} FROM rt_ins_fresh EXCEPT SELECT ${clv} FROM rt_ins_old))
-          WHERE clv_decile IS NOT NULL OR predicted_clv IS NOT NULL OR revenue IS NOT NULL) AS clv`)
+        EXISTS (SELECT 1 FROM ((${clv('rt_ins_old')} EXCEPT ${clv('rt_ins_fresh')}) UNION ALL (${clv('rt_ins_fresh')} EXCEPT ${clv('rt_ins_old')}))) AS clv,
+        EXISTS (SELECT 1 FROM (${presence}) WHERE now <> was) AS namespaces`)
     )[0]!;
+    this.namespacesChanged = stats.namespaces === true;
     return { profiles: Number(stats.profiles), earliest: (stats.earliest as string | null) ?? null, clvChanged: stats.clv === true };
   }
 
 
-  /** Dimensions are small: rewritten every time. */
-  private async dimensions(windowStart: string, calendar: boolean): Promise<void> {
+  /**
+   * Dimensions are small: rewritten when their inputs may have changed (a new process date or a full refresh:
+   * all of them; otherwise the namespace ones when the daily state's namespace sets changed, the destination
+   * ones when their sources' signature did).
+   */
+  private async dimensions(windowStart: string, calendar: boolean, destinationsBefore: string | null): Promise<void> {
     const { processDate } = this.input;
     const statements: string[] = [];
     const replace = (table: string, select: string) => statements.push(`DELETE FROM ${cdp(table)}`, `INSERT INTO ${cdp(table)} ${select}`);
@@ -538,12 +604,15 @@ export class CdpRefresh {
       const tiers = CLV_TIERS.flatMap((t) => Array.from({ length: t.to - t.from + 1 }, (_, i) => `(${t.from + i}, ${lit(t.tier)}, ${lit(`Decile ${t.from + i}`)})`));
       replace('adwh_dim_clv_deciles', `VALUES ${tiers.join(', ')}`);
     }
-    replace('adwh_dim_namespaces', `SELECT DISTINCT rt_hash32(ns), merge_policy_id, ns FROM (SELECT merge_policy_id, unnest(namespaces) AS ns FROM ${DAILY_STATE})`);
-    replace(
-      'adwh_dim_overlap_namespaces',
-      `SELECT DISTINCT rt_hash32(array_to_string(namespaces, ',')), merge_policy_id, unnest(namespaces) FROM ${DAILY_STATE} WHERE len(namespaces) > 1`,
-    );
-    statements.push(...(await this.destinationStatements()));
+    // The namespace dimensions come from the (policy, namespace set) pairs of the daily state only.
+    if (calendar || this.namespacesChanged) {
+      replace('adwh_dim_namespaces', `SELECT DISTINCT rt_hash32(ns), merge_policy_id, ns FROM (SELECT merge_policy_id, unnest(namespaces) AS ns FROM ${DAILY_STATE})`);
+      replace(
+        'adwh_dim_overlap_namespaces',
+        `SELECT DISTINCT rt_hash32(array_to_string(namespaces, ',')), merge_policy_id, unnest(namespaces) FROM ${DAILY_STATE} WHERE len(namespaces) > 1`,
+      );
+    }
+    statements.push(...(await this.destinationStatements(calendar ? null : destinationsBefore)));
     await this.batch(statements);
     if (!calendar) return;
     const rows = constraintRows();
@@ -566,7 +635,7 @@ export class CdpRefresh {
    * that account in `_rt_activation_log` (the mapping's time before any), `start_date`/`end_date` the schedule's
    * first and last active days (the mapping's end date is excluded, hence − 1; none: 9999-12-31).
    */
-  private async destinationStatements(): Promise<string[]> {
+  private async destinationStatements(before: string | null): Promise<string[]> {
     const present = new Set(
       (await this.q(`SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main'
         AND table_name IN (${lit(ACTIVATION_MAPPINGS_TABLE)}, ${lit(ACTIVATION_LOG_TABLE)})`)).map((r) => r.table_name as string),
@@ -578,13 +647,21 @@ export class CdpRefresh {
     const exported = present.has(ACTIVATION_LOG_TABLE)
       ? `SELECT destination_id, segment_id, min(finished_at) AS first_at FROM ${ACTIVATION_LOG_TABLE} WHERE status = 'succeeded' GROUP BY ALL`
       : `SELECT NULL::VARCHAR, NULL::VARCHAR, NULL::TIMESTAMPTZ WHERE false`;
+    // Everything the destination dimensions read, as one hash (the tables are small): unchanged, they are kept.
+    const rows = (from: string) => `coalesce((SELECT string_agg(j, '|' ORDER BY j) FROM (SELECT to_json(x)::VARCHAR AS j FROM (${from}) x)), '')`;
+    const signed = await this.q(`SELECT md5(${lit(JSON.stringify(['destinations-1', this.input.destinations]))} || '|' || ${rows(mappings)} || '|' || ${rows(exported)}) AS signature`);
+    this.destinationsSignature = (signed[0]?.signature as string | undefined) ?? null;
+    if (before !== null && before === this.destinationsSignature) return [];
     const replace = (table: string, select: string) => [`DELETE FROM ${cdp(table)}`, `INSERT INTO ${cdp(table)} ${select}`];
     return [
-      `CREATE OR REPLACE TEMP TABLE rt_ins_accounts (id VARCHAR, name VARCHAR, type VARCHAR, platform VARCHAR)`,
-      ...(accounts.length ? [`INSERT INTO rt_ins_accounts VALUES ${accounts.join(', ')}`] : []),
-      `CREATE OR REPLACE TEMP TABLE rt_ins_mappings (destination_id VARCHAR, destination_name VARCHAR, destination_type VARCHAR, destination_status VARCHAR,
-        segment_id VARCHAR, start_date DATE, end_date DATE, created_at TIMESTAMPTZ)`,
-      `INSERT INTO rt_ins_mappings ${mappings}`,
+      accounts.length
+        ? `CREATE OR REPLACE TEMP TABLE rt_ins_accounts AS SELECT id::VARCHAR AS id, name::VARCHAR AS name, type::VARCHAR AS type, platform::VARCHAR AS platform
+            FROM (VALUES ${accounts.join(', ')}) v(id, name, type, platform)`
+        : `CREATE OR REPLACE TEMP TABLE rt_ins_accounts (id VARCHAR, name VARCHAR, type VARCHAR, platform VARCHAR)`,
+      `CREATE OR REPLACE TEMP TABLE rt_ins_mappings AS SELECT destination_id::VARCHAR AS destination_id, destination_name::VARCHAR AS destination_name,
+          destination_type::VARCHAR AS destination_type, destination_status::VARCHAR AS destination_status, segment_id::VARCHAR AS segment_id,
+          start_date::DATE AS start_date, end_date::DATE AS end_date, created_at::TIMESTAMPTZ AS created_at
+        FROM (${mappings}) m(destination_id, destination_name, destination_type, destination_status, segment_id, start_date, end_date, created_at)`,
       // An account's own name and type win over the copy a mapping took when its dataflow was written.
       `CREATE OR REPLACE TEMP TABLE rt_ins_destinations AS SELECT id, arg_min(name, rank) AS name, arg_min(type, rank) AS type, arg_min(platform, rank) AS platform,
           CASE WHEN id IN (SELECT destination_id FROM rt_ins_mappings WHERE destination_status = 'enabled') THEN 'enabled' ELSE 'disabled' END AS status
@@ -644,7 +721,7 @@ export class CdpRefresh {
   }
 
   /**
-   * The intervals of the profiles of `rt_ins_ap` after the new transitions `rt_ins_t` (per key and day, the
+   * The intervals of the recomputed profiles (see `audienceFacts`) after the new transitions `rt_ins_t` (per key and day, the
    * last status of the transitions since the checkpoint), from their old intervals `rt_ins_am_old` instead of
    * their whole history. Every older transition is at or before the checkpoint's time, so on or before the
    * first day `first` of a key's new transitions: the key's old intervals starting before `first` stay (an
@@ -695,16 +772,15 @@ export class CdpRefresh {
    * `at` when the rows at `at` are still the ones counted then (a segment job stamps a whole run with one time,
    * so re-reading them would redo the previous run), else from `at` on.
    */
-  private async audienceAppendOnly(checkpoint: AudienceCheckpoint): Promise<((column: string) => string) | null> {
-    const since = (column: string, at: string | null) => (at === null ? 'true' : `${column} >= ${lit(at)}::TIMESTAMPTZ`);
+  private async audienceAppendOnly(checkpoint: AudienceCheckpoint): Promise<NewTransitions | null> {
     const at = checkpoint.at === null ? null : `${lit(checkpoint.at)}::TIMESTAMPTZ`;
     // "at" is NOT NULL: the rows before (through) the checkpoint's time are all of them minus those at or after
     // (after) it, which zone maps find in the newest row groups, instead of a count over the whole history.
     const row = (
-      await this.q(`SELECT (SELECT count(*) FROM ${MEMBERSHIP_HISTORY_TABLE}) - (SELECT count(*) FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE ${since('"at"', checkpoint.at)}) AS before,
+      await this.q(`SELECT (SELECT count(*) FROM ${MEMBERSHIP_HISTORY_TABLE}) - (SELECT count(*) FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE ${sinceSql('"at"', checkpoint.at)}) AS before,
         (SELECT count(*) FROM ${MEMBERSHIP_HISTORY_TABLE}) - (SELECT count(*) FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE ${at === null ? 'true' : `"at" > ${at}`}) AS through,
-        (SELECT count(*) FROM ${MEMBERSHIP_TABLE} m WHERE ${since('m.last_qualification_time', checkpoint.lqt)} AND NOT EXISTS (
-          SELECT 1 FROM ${MEMBERSHIP_HISTORY_TABLE} h WHERE ${since('h."at"', checkpoint.at)} AND h.segment_id = m.segment_id AND h.merge_policy_id = m.merge_policy_id AND h.profile_id = m.profile_id)) AS orphans`)
+        (SELECT count(*) FROM (SELECT segment_id, merge_policy_id, profile_id FROM ${MEMBERSHIP_TABLE} WHERE ${sinceSql('last_qualification_time', checkpoint.lqt)}) m
+          ANTI JOIN (SELECT segment_id, merge_policy_id, profile_id FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE ${sinceSql('"at"', checkpoint.at)}) h USING (segment_id, merge_policy_id, profile_id)) AS orphans`)
     )[0];
     if (checkpoint.orphans !== 0 || Number(row?.before) !== checkpoint.before || Number(row?.orphans) !== 0) return null;
     if (at === null) return () => 'true';
@@ -719,9 +795,9 @@ export class CdpRefresh {
    * otherwise everything is rebuilt. The per-day facts are the deltas summed up to each date of the window;
    * the facts of the process date come from the intervals covering it. Returns the new checkpoint.
    */
-  private async audienceFacts(checkpoint: AudienceCheckpoint | null, sameDay: boolean): Promise<string> {
+  private async audienceFacts(checkpoint: AudienceCheckpoint | null, sameDay: boolean, settled: NewTransitions | null | undefined): Promise<string> {
     const pd = `DATE ${lit(this.input.processDate)}`;
-    const newSince = checkpoint === null ? null : await this.audienceAppendOnly(checkpoint);
+    const newSince = checkpoint === null ? null : settled !== undefined ? settled : await this.audienceAppendOnly(checkpoint);
     const incremental = newSince !== null;
     this.audienceMode = incremental ? 'incremental' : 'rebuilt';
     const merge = (table: string, keys: string, perNamespace: boolean) => [
@@ -732,15 +808,16 @@ export class CdpRefresh {
       `INSERT INTO ${table} SELECT * FROM rt_ins_days`,
     ];
     if (incremental) {
+      // The profiles whose intervals are recomputed: those with new transitions and those that changed.
+      const recomputed = 'SELECT profile_id FROM rt_ins_t UNION ALL SELECT profile_id FROM rt_ins_changed';
       await this.batch([
         // Current rows changed since have history since (checked above): the transitions since the checkpoint
         // (read by zone maps, the history being appended in time order) are all that is new.
         `CREATE OR REPLACE TEMP TABLE rt_ins_t AS SELECT rt_hash32(h.segment_id) AS segment_id, p.merge_policy_id, h.profile_id, ${utcDay('h."at"')} AS day,
             arg_max(h.status, h."at") AS status
           FROM ${MEMBERSHIP_HISTORY_TABLE} h JOIN rt_ins_policies p ON p.policy = h.merge_policy_id WHERE ${newSince('h."at"')} GROUP BY ALL`,
-        `CREATE OR REPLACE TEMP TABLE rt_ins_ap AS SELECT DISTINCT profile_id FROM (SELECT profile_id FROM rt_ins_t UNION ALL SELECT profile_id FROM rt_ins_changed)`,
-        `CREATE OR REPLACE TEMP TABLE rt_ins_am_old AS SELECT * FROM ${MEMBER_STATE} WHERE profile_id IN (SELECT profile_id FROM rt_ins_ap)`,
-        `DELETE FROM ${MEMBER_STATE} WHERE profile_id IN (SELECT profile_id FROM rt_ins_ap)`,
+        `CREATE OR REPLACE TEMP TABLE rt_ins_am_old AS SELECT * FROM ${MEMBER_STATE} WHERE profile_id IN (${recomputed})`,
+        `DELETE FROM ${MEMBER_STATE} WHERE profile_id IN (${recomputed})`,
         `CREATE OR REPLACE TEMP TABLE rt_ins_am_new AS ${CdpRefresh.mergedIntervalsSql()}`,
         `INSERT INTO ${MEMBER_STATE} SELECT * FROM rt_ins_am_new`,
         ...merge(SEGMENT_DAYS, 'merge_policy_id, segment_id', false),
@@ -810,13 +887,12 @@ export class CdpRefresh {
     // (rebuilding) how many current rows have no history; appending keeps that at zero.
     if (checkpoint !== null && incremental) {
       // Appending moved the checkpoint only over the new rows (both reads skip older row groups by zone maps).
-      const since = (column: string, at: string | null) => (at === null ? 'true' : `${column} >= ${lit(at)}::TIMESTAMPTZ`);
       const next = (
-        await this.q(`WITH latest AS (SELECT max("at") AS latest_at FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE ${since('"at"', checkpoint.at)})
+        await this.q(`WITH latest AS (SELECT max("at") AS latest_at FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE ${sinceSql('"at"', checkpoint.at)})
           SELECT (SELECT latest_at::VARCHAR FROM latest) AS at,
-            (SELECT count(*) FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE ${since('"at"', checkpoint.at)} AND "at" < (SELECT latest_at FROM latest)) AS added,
-            (SELECT count(*) FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE ${since('"at"', checkpoint.at)}) AS since,
-            (SELECT max(last_qualification_time)::VARCHAR FROM ${MEMBERSHIP_TABLE} WHERE ${since('last_qualification_time', checkpoint.lqt)}) AS lqt`)
+            (SELECT count(*) FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE ${sinceSql('"at"', checkpoint.at)} AND "at" < (SELECT latest_at FROM latest)) AS added,
+            (SELECT count(*) FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE ${sinceSql('"at"', checkpoint.at)}) AS since,
+            (SELECT max(last_qualification_time)::VARCHAR FROM ${MEMBERSHIP_TABLE} WHERE ${sinceSql('last_qualification_time', checkpoint.lqt)}) AS lqt`)
       )[0]!;
       const out: AudienceCheckpoint = {
         at: (next.at as string | null) ?? checkpoint.at,
@@ -856,7 +932,6 @@ export class CdpRefresh {
   }
 
 
-  /** Checkpoints, model state and the process log, in the same transaction as the facts. */
   /** Changes to the membership tables show in their row counts, versions and latest times. */
   private async audienceFingerprint(): Promise<string> {
     const rows = await this.q(`SELECT (SELECT count(*) || '/' || coalesce(sum(version), 0) || '/' || coalesce(max(last_qualification_time)::VARCHAR, '') FROM ${MEMBERSHIP_TABLE})
@@ -864,6 +939,7 @@ export class CdpRefresh {
     return (rows[0]?.f as string | undefined) ?? '';
   }
 
+  /** Checkpoints, model state and the process log, in the same transaction as the facts. */
   private async checkpoint(fingerprint: string, audience: string | null): Promise<void> {
     const { input } = this;
     const rows = input.sources.map((s) => `(${lit(CDP_MODEL)}, ${lit(s.dataset.id)}, ${lit(s.dataset.tableName)}, ${s.snapshots[s.snapshots.length - 1]?.snapshotId ?? 0})`);
@@ -872,8 +948,9 @@ export class CdpRefresh {
       `DELETE FROM ${CHECKPOINTS} WHERE model = ${lit(CDP_MODEL)}`,
       ...(rows.length ? [`INSERT INTO ${CHECKPOINTS} VALUES ${rows.join(', ')}`] : []),
       `DELETE FROM ${MODEL_STATE} WHERE model = ${lit(CDP_MODEL)}`,
-      `INSERT INTO ${MODEL_STATE} (model, signature, graph_version, graph_pos, process_date, refreshed_at, audience_fingerprint, audience_checkpoint)
-        VALUES (${lit(CDP_MODEL)}, ${lit(signatureOf(input))}, ${this.graph.version}, ${this.graph.pos}, ${day}, now(), ${lit(fingerprint)}, ${audience === null ? 'NULL' : lit(audience)})`,
+      `INSERT INTO ${MODEL_STATE} (model, signature, graph_version, graph_pos, process_date, refreshed_at, audience_fingerprint, audience_checkpoint, destinations_signature)
+        VALUES (${lit(CDP_MODEL)}, ${lit(signatureOf(input))}, ${this.graph.version}, ${this.graph.pos}, ${day}, now(), ${lit(fingerprint)}, ${audience === null ? 'NULL' : lit(audience)},
+          ${this.destinationsSignature === null ? 'NULL' : lit(this.destinationsSignature)})`,
       `DELETE FROM ${cdp('adwh_lkup_process_delta_log')} WHERE process_name = 'FACT_TABLES_PROCESSING' AND process_date = ${day}`,
       `INSERT INTO ${cdp('adwh_lkup_process_delta_log')} SELECT 'FACT_TABLES_PROCESSING', merge_policy_id, 'SUCCESSFUL', ${day}, now()::TIMESTAMP, now()::TIMESTAMP FROM rt_ins_policies`,
     ]);
