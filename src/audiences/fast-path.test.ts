@@ -252,6 +252,39 @@ describe('streaming audiences: the fast path from acknowledgement', () => {
     assert.ok(after.writes > before.writes);
   });
 
+  it('brings the segmentMembership maps of the profiles it changed up to date, a slice of profiles per transaction', async () => {
+    const fast = t.platform.audiences.streaming.fastPath;
+    const saved = { delay: fast.mapsDelayMs, slice: fast.mapsSlice };
+    fast.mapsDelayMs = 0;
+    fast.mapsSlice = 2;
+    try {
+      const id = await segment('Added to cart today', 'CHAIN(xEvent, timestamp, [C0: WHAT(eventType.equals("commerce.productListAdds", false)) WHEN(<= 24 hours before now)])');
+      await fast.idle();
+      const crms = ['P20', 'P21', 'P22', 'P23', 'P24'];
+      const add = (crm: string) => {
+        const message = checkout(crm, `maps-${crm}`);
+        return { ...message, body: { xdmEntity: { ...message.body.xdmEntity, eventType: 'commerce.productListAdds' } } };
+      };
+      await sendBatch(crms.map(add));
+      await fast.idle();
+      assert.equal(changes.filter((c) => c.segmentId === id && c.status === 'realized' && c.path === 'fast').length, crms.length);
+      // The refresh runs on a timer after the writes (one armed by an earlier test may still be pending), in slices of two.
+      const mapOf = async (crm: string) =>
+        ((await t.call('GET', `/profiles?namespace=CRMID&id=${crm}`)).body as { segmentMembership: Record<string, Record<string, { status: string }>> | null }).segmentMembership?.ups?.[id]?.status;
+      const deadline = Date.now() + 15_000;
+      let statuses: (string | undefined)[] = [];
+      while (Date.now() < deadline) {
+        statuses = await Promise.all(crms.map(mapOf));
+        if (statuses.every((s) => s === 'realized')) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.deepEqual(statuses, crms.map(() => 'realized'));
+    } finally {
+      fast.mapsDelayMs = saved.delay;
+      fast.mapsSlice = saved.slice;
+    }
+  });
+
   it('reads a profile’s attributes again when the profile store rewrites its row: a tier change lets a streamed checkout qualify', async () => {
     const id = await segment('Gold checkout today', `_roundtrip.loyaltyStatus = "GOLD" and ${CHECKOUT_24H}`);
     const fast = t.platform.audiences.streaming.fastPath;

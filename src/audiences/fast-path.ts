@@ -213,6 +213,8 @@ export class FastPath {
    * gathering five seconds of changes keeps it from crowding the stream.
    */
   mapsDelayMs = 5000;
+  /** Profiles per map refresh transaction (a commit holds DuckDB's commit lock, which every writer shares). */
+  mapsSlice = 1000;
   /** `ROUNDTRIP_AUDIENCE_FAST_PATH=0` leaves every event to the slow path (the benchmark's baseline). */
   enabled = process.env.ROUNDTRIP_AUDIENCE_FAST_PATH !== '0';
   private readonly sandboxes = new Map<string, SandboxState>();
@@ -957,7 +959,10 @@ export class FastPath {
       const warehouse = await this.deps.warehouse(sandbox);
       for (const [policyId, ids] of todo) {
         const policy = await this.deps.policies.get(sandbox, policyId);
-        await refreshProfileMaps(this.deps.graph, warehouse, policy, warehouse, idsRelation(ids));
+        // In slices, each its own short transaction: one commit rewriting 25,000 rows' maps held DuckDB's commit
+        // lock for a quarter of a second, and every membership write (and every statement's start) waited.
+        const list = [...ids];
+        for (let i = 0; i < list.length; i += this.mapsSlice) await refreshProfileMaps(this.deps.graph, warehouse, policy, warehouse, idsRelation(list.slice(i, i + this.mapsSlice)));
       }
     } catch (error) {
       this.deps.warn(`Refreshing segmentMembership maps of sandbox ${sandbox} failed`, error);
