@@ -155,6 +155,19 @@ describe('batch job writes and memory', () => {
     const nulls = await count(warehouse, `SELECT count(*) AS n FROM "${policy.snapshotTable}" WHERE "segmentMembership" IS NULL`);
     assert.equal(nulls, PROFILES - [...partial.keys()].filter((id) => id % 3 === 0).length);
     for (const [id, m] of partial) if (id % 3 === 0) assert.equal(m, inline.get(id));
+    // Written back a few profiles per transaction (the streaming fast path's refresh), through a session.
+    await warehouse.query(`UPDATE "${policy.snapshotTable}" SET "segmentMembership" = NULL`);
+    const session = await warehouse.openSession();
+    const commits: string[] = [];
+    const counting = { ...session, query: (sql: string) => (sql.includes('COMMIT') && commits.push(sql), session.query(sql)) };
+    try {
+      await refreshProfileMaps(graph, warehouse, policy, counting, subset, { writeSlice: 7, chunkRows: 25 });
+    } finally {
+      session.close();
+    }
+    assert.deepEqual(await maps(warehouse, policy), partial, 'sliced write-back');
+    const scoped = [...partial.keys()].filter((id) => id % 3 === 0).length;
+    assert.ok(commits.length >= Math.ceil(scoped / 7), `${commits.length} transactions for ${scoped} profiles`);
     await refresh({});
   });
 

@@ -959,10 +959,14 @@ export class FastPath {
       const warehouse = await this.deps.warehouse(sandbox);
       for (const [policyId, ids] of todo) {
         const policy = await this.deps.policies.get(sandbox, policyId);
-        // In slices, each its own short transaction: one commit rewriting 25,000 rows' maps held DuckDB's commit
-        // lock for a quarter of a second, and every membership write (and every statement's start) waited.
-        const list = [...ids];
-        for (let i = 0; i < list.length; i += this.mapsSlice) await refreshProfileMaps(this.deps.graph, warehouse, policy, warehouse, idsRelation(list.slice(i, i + this.mapsSlice)));
+        // Aggregated once, written back in slices, each its own short transaction: one commit rewriting 25,000
+        // rows' maps held DuckDB's commit lock for a quarter of a second, and every membership write waited.
+        const session = await warehouse.openSession();
+        try {
+          await refreshProfileMaps(this.deps.graph, warehouse, policy, session, idsRelation(ids), { writeSlice: this.mapsSlice });
+        } finally {
+          session.close();
+        }
       }
     } catch (error) {
       this.deps.warn(`Refreshing segmentMembership maps of sandbox ${sandbox} failed`, error);

@@ -105,6 +105,12 @@ export interface MapRefreshTuning {
   chunkRows?: number;
   /** Share of the table's rows from which the table is rewritten rather than updated. */
   rewriteFraction?: number;
+  /**
+   * Write the maps back this many profiles per transaction instead of in one (needs `sql` to be a session: the
+   * scratch tables outlive a statement). Each commit holds DuckDB's commit lock, which every writer waits for:
+   * streaming writes would wait a quarter of a second behind one commit of 25,000 rewritten maps.
+   */
+  writeSlice?: number;
 }
 
 const MAP_TUNING = { inlineProfiles: 2_000, rewriteFraction: 0.05 };
@@ -126,7 +132,7 @@ export async function refreshProfileMaps(graph: IdentityGraph, warehouse: Sandbo
   if (scoped === 0) return;
   await graph.withLock(warehouse.sandbox, async () => {
     const changed = scoped ?? (await tableRows());
-    if (changed <= t.inlineProfiles) {
+    if (changed <= t.inlineProfiles && t.writeSlice === undefined) {
       const scope = profiles ? `WHERE t.profile_id IN (SELECT profile_id FROM (${profiles}))` : '';
       const maps = `SELECT t.profile_id, ${segmentMembershipAggregateSql('m')} AS map FROM ${table} t
         LEFT JOIN ${MEMBERSHIP_TABLE} m ON m.profile_id = t.profile_id AND m.merge_policy_id = ${quoteLiteral(policy.id)} ${scope} GROUP BY t.profile_id`;
@@ -134,7 +140,7 @@ export async function refreshProfileMaps(graph: IdentityGraph, warehouse: Sandbo
       return;
     }
     const chunkRows = t.chunkRows ?? Math.max(50_000, Math.floor((await memoryLimitBytes(sql)) / 1024));
-    await rebuildMaps(sql, policy, { profiles, rewrite: changed >= t.rewriteFraction * (await tableRows()), chunkRows });
+    await rebuildMaps(sql, policy, { profiles, rewrite: t.writeSlice === undefined && changed >= t.rewriteFraction * (await tableRows()), chunkRows, writeSlice: t.writeSlice });
   });
 }
 
@@ -178,7 +184,7 @@ export async function profileRanges(sql: Sql, relation: string, budget: number):
  * The large refresh: the changed profiles' ids into a scratch table, their maps aggregated range by range
  * into another, then one transaction writes them back (table rewrite with its indexes, or UPDATE).
  */
-async function rebuildMaps(sql: Sql, policy: MergePolicyRecord, options: { profiles: string | undefined; rewrite: boolean; chunkRows: number }): Promise<void> {
+async function rebuildMaps(sql: Sql, policy: MergePolicyRecord, options: { profiles: string | undefined; rewrite: boolean; chunkRows: number; writeSlice?: number }): Promise<void> {
   const table = quoteIdent(policy.snapshotTable);
   const ofPolicy = `m.merge_policy_id = ${quoteLiteral(policy.id)}`;
   const scoped = options.profiles ? ` AND m.profile_id IN (SELECT profile_id FROM (${options.profiles}))` : '';
@@ -197,17 +203,20 @@ async function rebuildMaps(sql: Sql, policy: MergePolicyRecord, options: { profi
         FROM ${table} t LEFT JOIN ${MAPS_SCOPE} c ON c.profile_id = t.profile_id LEFT JOIN ${MAPS_SCRATCH} s ON s.profile_id = t.profile_id;
       ${indexes.rows.map((r) => r.sql as string).join('\n')}`;
   } else {
-    write = `UPDATE ${table} SET "segmentMembership" = x.map FROM (SELECT c.profile_id, ${map} AS map FROM ${MAPS_SCOPE} c LEFT JOIN ${MAPS_SCRATCH} s ON s.profile_id = c.profile_id) x
-      WHERE ${table}.profile_id = x.profile_id;`;
+    write = updateMaps(table, map, 'true');
   }
-  try {
-    await sql.query(`CREATE OR REPLACE TEMP TABLE ${MAPS_SCOPE} AS ${scope};
+  const prepare = `CREATE OR REPLACE TEMP TABLE ${MAPS_SCOPE} AS ${scope};
       CREATE OR REPLACE TEMP TABLE ${MAPS_SCRATCH} (profile_id BIGINT, map ${SEGMENT_MEMBERSHIP_TYPE});
-      ${aggregates.join('\n')}
-      BEGIN TRANSACTION;
-      ${write}
-      COMMIT;
-      ${drop}`);
+      ${aggregates.join('\n')}`;
+  try {
+    if (options.writeSlice === undefined) await sql.query(`${prepare} BEGIN TRANSACTION; ${write} COMMIT; ${drop}`);
+    else {
+      await sql.query(prepare);
+      for (const [lo, hi] of await profileRanges(sql, `SELECT profile_id FROM ${MAPS_SCOPE}`, options.writeSlice)) {
+        await sql.query(`BEGIN TRANSACTION; ${updateMaps(table, map, `c.profile_id BETWEEN ${lo} AND ${hi}`)} COMMIT;`);
+      }
+      await sql.query(drop);
+    }
   } catch (error) {
     // ROLLBACK fails harmlessly when the failure came before the transaction began.
     await sql.query('ROLLBACK').catch(() => undefined);
@@ -215,6 +224,11 @@ async function rebuildMaps(sql: Sql, policy: MergePolicyRecord, options: { profi
     throw error;
   }
 }
+
+/** The UPDATE writing the scratch maps back for the scope's profiles that match `where` (on the scope, `c`). */
+const updateMaps = (table: string, map: string, where: string): string =>
+  `UPDATE ${table} SET "segmentMembership" = x.map FROM (SELECT c.profile_id, ${map} AS map FROM ${MAPS_SCOPE} c LEFT JOIN ${MAPS_SCRATCH} s ON s.profile_id = c.profile_id WHERE ${where}) x
+      WHERE ${table}.profile_id = x.profile_id;`;
 
 /** Deletes exited memberships whose last qualification is older than the retention; returns how many. */
 export async function purgeExited(sql: Sql, now: Date, days = EXITED_RETENTION_DAYS): Promise<number> {
