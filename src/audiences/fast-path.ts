@@ -182,7 +182,7 @@ export interface FastPathStats {
   /** Why: an identity the graph does not hold (or a record spanning profiles), a profile record streaming in, no profile row (yet). */
   fallbackReasons: { identity: number; profileUpdating: number; noProfileRow: number };
   groups: number;
-  /** Membership writes (transactions): decisions made while one commits go out together in the next. */
+  /** Membership write rounds (one transaction per policy at most; none when nothing changed): decisions made while one commits go out together in the next. */
   writes: number;
   evaluations: number;
   changes: number;

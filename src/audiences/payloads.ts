@@ -248,7 +248,7 @@ export const StreamingStatsView = Type.Object({
           ),
         ),
         groups: Type.Integer({ description: 'Micro-groups of acknowledged records decided together' }),
-        writes: Type.Optional(Type.Integer({ description: 'Membership writes: the decisions of the groups decided while one commits go out together in the next' })),
+        writes: Type.Optional(Type.Integer({ description: 'Membership write rounds (a transaction each unless nothing changed): the decisions of the groups decided while one commits go out together in the next' })),
         evaluations: Type.Integer(),
         changes: Type.Integer(),
         identityCache: Type.Object({ hits: Type.Integer(), misses: Type.Integer() }),
