@@ -47,7 +47,7 @@ import { evaluate } from './engine.ts';
 import { profileEvents, snapshotEvents, type ProfileEvent } from './events-relation.ts';
 import { decideWithoutHistory } from './fast-path-history.ts';
 import { IdentityCache, recordIdentities, type RecordIdentity } from './fast-path-identities.ts';
-import { ProfileAttributes } from './fast-path-profiles.ts';
+import { ProfileAttributes, type ProfileRow } from './fast-path-profiles.ts';
 import { MembershipMemory, writeTransitions, type Decision, type MembershipLock, type WrittenTransition } from './fast-path-writes.ts';
 import { refreshProfileMaps } from './membership.ts';
 import type { MembershipChange, StreamingSegment } from './streaming.ts';
@@ -576,12 +576,9 @@ export class FastPath {
       const p = usable(id);
       const row = state.attributes.get(policy.id, id);
       if (!p || !row) continue;
-      const added = fresh.get(id) ?? [];
-      added.forEach((e) => this.append(p, e));
-      if (added.length) p.events.sort((a, b) => eventTime(a) - eventTime(b));
+      this.addInOrder(p, fresh.get(id) ?? []);
       this.prune(p, cutoff);
-      const input = { profile: row, events: p.events, segments: new Set<string>(), now };
-      const answers = list.map((s) => (p.seeded ? evaluate(s.prepared, input) : decideWithoutHistory(s.prepared, input)));
+      const answers = list.map((s) => this.decideOne(s, p, row, now));
       if (answers.some((a) => a === undefined)) continue;
       out.decided.push(id);
       list.forEach((s, i) => answers[i] && out.qualified.push([s.definition.id, id]));
@@ -599,8 +596,7 @@ export class FastPath {
     for (const id of ids) {
       const p = profiles.get(id);
       if (!p || p.suspect) continue;
-      (events.get(id) ?? []).forEach((e) => this.append(p, e));
-      p.events.sort((a, b) => eventTime(a) - eventTime(b));
+      this.addInOrder(p, events.get(id) ?? [], true);
       p.seeded = true;
     }
   }
@@ -799,8 +795,7 @@ export class FastPath {
       let waits = false;
       for (const segment of list) {
         this.totals.evaluations++;
-        const input = { profile: row, events: p.events, segments: new Set<string>(), now };
-        const qualifies = p.seeded ? evaluate(segment.prepared, input) : decideWithoutHistory(segment.prepared, input);
+        const qualifies = this.decideOne(segment, p, row, now);
         if (qualifies === undefined) waits = true;
         else decisions.push({ segmentId: segment.definition.id, profileId: id, qualifies });
       }
@@ -908,13 +903,27 @@ export class FastPath {
         const p = this.profileState(state, policy.id, id);
         // Reset meanwhile (a merge or unmerge): its ring is read again on its next decision.
         if (p.generation !== generations.get(id)) continue;
-        for (const e of events.get(id) ?? []) this.append(p, e);
-        p.events.sort((a, b) => eventTime(a) - eventTime(b));
+        this.addInOrder(p, events.get(id) ?? [], true);
         p.nodes = new Set([...(nodes.get(id) ?? []), ...p.nodes]);
         p.seeded = true;
       }
       await this.decide(sandbox, state, warehouse, policy, list, waiting);
     });
+  }
+
+  /**
+   * A segment's decision for a profile from its ring: in full when the ring is whole (seeded), otherwise only
+   * when more events cannot change it (undefined: it needs the history).
+   */
+  private decideOne(segment: StreamingSegment, p: ProfileState, row: NonNullable<ProfileRow>, now: Date): boolean | undefined {
+    const input = { profile: row, events: p.events, segments: new Set<string>(), now };
+    return p.seeded ? evaluate(segment.prepared, input) : decideWithoutHistory(segment.prepared, input);
+  }
+
+  /** Adds stored events to a ring (once each) and keeps it in time order (`always`: sort even when none was new). */
+  private addInOrder(p: ProfileState, events: readonly ProfileEvent[], always = false): void {
+    events.forEach((e) => this.append(p, e));
+    if (always || events.length > 0) p.events.sort((a, b) => eventTime(a) - eventTime(b));
   }
 
   private append(p: ProfileState, event: ProfileEvent): void {
