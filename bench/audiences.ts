@@ -37,6 +37,7 @@ import { parseArgs } from 'node:util';
 import { LOCAL_OPERATOR } from '../src/access/principal.ts';
 import { evaluateBatch, EVENTS_TEMP } from '../src/audiences/batch.ts';
 import { dependencyLayers } from '../src/audiences/definitions.ts';
+import { MEMBERSHIP_TABLE } from '../src/audiences/membership-tables.ts';
 import { eventDatasets, materialiseEvents } from '../src/audiences/events-relation.ts';
 import { resolveConfig } from '../src/core/config.ts';
 import { initDataDir, openPlatform, type Platform } from '../src/platform/platform.ts';
@@ -277,7 +278,7 @@ try {
     });
     const profileCrm = new Map<number, number>();
     for (const r of (await warehouse.query(`SELECT profile_id, _roundtrip.crmId AS crm FROM "${policy.snapshotTable}"`)).rows) profileCrm.set(Number(r.profile_id), Number((r.crm as string).slice(1)));
-    const already = new Set((await warehouse.query(`SELECT profile_id FROM _rt_segment_membership WHERE segment_id = '${streamIds[0]}' AND status = 'realized'`)).rows.map((r) => Number(r.profile_id)));
+    const already = new Set((await warehouse.query(`SELECT profile_id FROM ${MEMBERSHIP_TABLE} WHERE segment_id = '${streamIds[0]}' AND status = 'realized'`)).rows.map((r) => Number(r.profile_id)));
     const candidates = [...profileCrm].filter(([p]) => !already.has(p)).map(([, crm]) => crm);
     const total = Math.min(RATE * STREAM_SECONDS, candidates.length);
     // Event ids new to this run: a reused data folder holds the last run's, which the apply would drop as duplicates.

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MembershipChange } from './streaming.ts';
 import { createTestPlatform, type TestPlatform } from '../testing/platform.ts';
+import { MEMBERSHIP_HISTORY_TABLE, MEMBERSHIP_TABLE } from './membership-tables.ts';
 
 const MEMBER_SCHEMA = {
   title: 'Members',
@@ -87,7 +88,7 @@ describe('streaming audiences: the fast path from acknowledgement', () => {
     assert.ok(fast.latencyMs.samples >= 1 && fast.decided >= 1 && fast.changes >= 1, JSON.stringify(fast));
     assert.ok(fast.latencyMs.max >= change.at - change.acknowledgedAt!, JSON.stringify(fast));
     assert.ok(fast.latencyMs.p99 < 2000, `acknowledgement → membership p99 ${fast.latencyMs.p99} ms`);
-    const history = await (await t.platform.warehouse.sandbox('prod')).query(`SELECT status, source FROM _rt_segment_membership_history WHERE segment_id = $s`, { s: id });
+    const history = await (await t.platform.warehouse.sandbox('prod')).query(`SELECT status, source FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE segment_id = $s`, { s: id });
     assert.deepEqual(history.rows, [{ status: 'realized', source: 'streaming' }]);
   });
 
@@ -100,7 +101,7 @@ describe('streaming audiences: the fast path from acknowledgement', () => {
     assert.ok(pendingEntries() > 0, 'both decided before the dataset apply');
     assert.deepEqual(await memberIds(id), []);
     assert.deepEqual(await memberIds(id, 'exited'), ['C']);
-    const rows = (await (await t.platform.warehouse.sandbox('prod')).query(`SELECT status, version FROM _rt_segment_membership WHERE segment_id = $s`, { s: id })).rows;
+    const rows = (await (await t.platform.warehouse.sandbox('prod')).query(`SELECT status, version FROM ${MEMBERSHIP_TABLE} WHERE segment_id = $s`, { s: id })).rows;
     assert.deepEqual(rows, [{ status: 'exited', version: 2 }]);
   });
 
@@ -121,9 +122,9 @@ describe('streaming audiences: the fast path from acknowledgement', () => {
     assert.equal(slow.length, 1, 'only the new person was the slow path’s to qualify (no second entry for B or C)');
     // Every membership row is there once, and the fast path's decisions were not undone.
     const warehouse = await t.platform.warehouse.sandbox('prod');
-    const dupes = await warehouse.query(`SELECT segment_id, profile_id, count(*) AS n FROM _rt_segment_membership GROUP BY ALL HAVING count(*) > 1`);
+    const dupes = await warehouse.query(`SELECT segment_id, profile_id, count(*) AS n FROM ${MEMBERSHIP_TABLE} GROUP BY ALL HAVING count(*) > 1`);
     assert.deepEqual(dupes.rows, []);
-    const flaps = await warehouse.query(`SELECT count(*) AS n FROM _rt_segment_membership_history WHERE segment_id = $s AND status = 'exited'`, { s: id });
+    const flaps = await warehouse.query(`SELECT count(*) AS n FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE segment_id = $s AND status = 'exited'`, { s: id });
     assert.equal(Number(flaps.rows[0]!.n), 0);
     // The batch job decides the same members.
     const job = await t.call('POST', '/segment/jobs', { body: [{ segmentId: id }] });
@@ -157,9 +158,9 @@ describe('streaming audiences: the fast path from acknowledgement', () => {
     await t.platform.identity.sync('prod');
     await t.platform.audiences.streaming.idle();
     const warehouse = await t.platform.warehouse.sandbox('prod');
-    const counts = (await warehouse.query(`SELECT count(*) AS n, count(DISTINCT profile_id) AS d FROM _rt_segment_membership WHERE segment_id = $s AND status = 'realized'`, { s: id })).rows[0]!;
+    const counts = (await warehouse.query(`SELECT count(*) AS n, count(DISTINCT profile_id) AS d FROM ${MEMBERSHIP_TABLE} WHERE segment_id = $s AND status = 'realized'`, { s: id })).rows[0]!;
     assert.deepEqual([Number(counts.n), Number(counts.d)], [BURST, BURST]);
-    const history = (await warehouse.query(`SELECT count(*) AS n FROM _rt_segment_membership_history WHERE segment_id = $s`, { s: id })).rows[0]!;
+    const history = (await warehouse.query(`SELECT count(*) AS n FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE segment_id = $s`, { s: id })).rows[0]!;
     assert.equal(Number(history.n), BURST, 'one transition per profile: the slow path did not write them again');
   });
 

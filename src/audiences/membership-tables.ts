@@ -1,6 +1,7 @@
 /**
- * Where audience membership lives: two system tables in the sandbox's warehouse, next to the profiles they
- * point at. This file is the contract every later step reads (insights trendlines and overlaps, activation's
+ * Where audience membership lives: two system tables in the sandbox warehouse's hot catalog (`hotTable`), so
+ * that streaming membership writes, many a second, never wait for the commit of a bulk write of events,
+ * identities or profiles. Reads join them with the profiles they point at like any table. This file is the contract every later step reads (insights trendlines and overlaps, activation's
  * full and incremental exports, campaigns); only `src/audiences` writes to them.
  *
  * - `_rt_segment_membership`: the current state, one row per (segment, merge policy, profile). A profile that
@@ -13,10 +14,13 @@
  * `profile_id` is the id of the profile table of the merge policy (`profile_snapshot_<policy>.profile_id`).
  * `at` is a DuckDB keyword: write it quoted (`"at"`) in SQL.
  */
-import type { SandboxWarehouse } from '../ports/warehouse.ts';
+import { quoteLiteral } from '../identity/sql.ts';
+import { HOT_CATALOG, hotTable, type SandboxWarehouse } from '../ports/warehouse.ts';
 
-export const MEMBERSHIP_TABLE = '_rt_segment_membership';
-export const MEMBERSHIP_HISTORY_TABLE = '_rt_segment_membership_history';
+const MEMBERSHIP_NAME = '_rt_segment_membership';
+const HISTORY_NAME = '_rt_segment_membership_history';
+export const MEMBERSHIP_TABLE = hotTable(MEMBERSHIP_NAME);
+export const MEMBERSHIP_HISTORY_TABLE = hotTable(HISTORY_NAME);
 
 export type MembershipStatus = 'realized' | 'exited';
 
@@ -41,16 +45,37 @@ export interface MembershipHistoryRow {
   source: string;
 }
 
-const DDL = [
-  `CREATE TABLE IF NOT EXISTS ${MEMBERSHIP_TABLE} (segment_id VARCHAR NOT NULL, merge_policy_id VARCHAR NOT NULL, profile_id BIGINT NOT NULL, status VARCHAR NOT NULL, last_qualification_time TIMESTAMPTZ NOT NULL, version BIGINT NOT NULL)`,
-  `CREATE TABLE IF NOT EXISTS ${MEMBERSHIP_HISTORY_TABLE} (segment_id VARCHAR NOT NULL, merge_policy_id VARCHAR NOT NULL, profile_id BIGINT NOT NULL, status VARCHAR NOT NULL, "at" TIMESTAMPTZ NOT NULL, source VARCHAR NOT NULL)`,
+/** Each table's name in its catalog, and its definition. */
+const TABLES = [
+  { name: MEMBERSHIP_NAME, ddl: `CREATE TABLE IF NOT EXISTS ${MEMBERSHIP_TABLE} (segment_id VARCHAR NOT NULL, merge_policy_id VARCHAR NOT NULL, profile_id BIGINT NOT NULL, status VARCHAR NOT NULL, last_qualification_time TIMESTAMPTZ NOT NULL, version BIGINT NOT NULL)` },
+  { name: HISTORY_NAME, ddl: `CREATE TABLE IF NOT EXISTS ${MEMBERSHIP_HISTORY_TABLE} (segment_id VARCHAR NOT NULL, merge_policy_id VARCHAR NOT NULL, profile_id BIGINT NOT NULL, status VARCHAR NOT NULL, "at" TIMESTAMPTZ NOT NULL, source VARCHAR NOT NULL)` },
 ];
 
 const ensured = new WeakSet<SandboxWarehouse>();
 
-/** Creates both tables when missing; readers call it too, so that an empty sandbox reads as "no members". */
+/**
+ * Creates both tables when missing; readers call it too, so that an empty sandbox reads as "no members".
+ * Tables a version that kept membership in the main catalog wrote are moved to the hot catalog.
+ */
 export async function ensureMembershipTables(warehouse: SandboxWarehouse): Promise<void> {
   if (ensured.has(warehouse)) return;
-  for (const statement of DDL) await warehouse.query(statement);
+  const [legacy, hot] = await Promise.all([mainTables(warehouse), mainTables(warehouse, HOT_CATALOG)]);
+  for (const { name, ddl } of TABLES) {
+    if (!legacy.has(name)) {
+      await warehouse.query(ddl);
+      continue;
+    }
+    // Created and filled in one transaction of the hot catalog (all the rows or no table), then the old one
+    // dropped; a crash between the two leaves an old copy the next call drops.
+    if (!hot.has(name)) await warehouse.query(`BEGIN TRANSACTION; ${ddl}; INSERT INTO ${hotTable(name)} SELECT * FROM ${name}; COMMIT`);
+    await warehouse.query(`DROP TABLE ${name}`);
+  }
   ensured.add(warehouse);
+}
+
+/** The tables of a catalog's `main` schema (default: the main catalog). */
+async function mainTables(warehouse: SandboxWarehouse, catalog?: string): Promise<Set<string>> {
+  const database = catalog === undefined ? 'current_database()' : quoteLiteral(catalog);
+  const rows = await warehouse.query(`SELECT table_name FROM duckdb_tables() WHERE database_name = ${database} AND schema_name = 'main' AND NOT internal`);
+  return new Set(rows.rows.map((r) => r.table_name as string));
 }

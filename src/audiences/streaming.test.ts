@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTestPlatform, type TestPlatform } from '../testing/platform.ts';
+import { MEMBERSHIP_HISTORY_TABLE } from './membership-tables.ts';
 
 const MEMBER_SCHEMA = {
   title: 'Members',
@@ -129,7 +130,7 @@ describe('streaming audiences', () => {
     assert.deepEqual(await ids(gold, 'exited'), ['B']);
     assert.deepEqual(await ids(goldD), ['D'], 'the dependent segment saw the layer before it');
     const warehouse = await t.platform.warehouse.sandbox('prod');
-    const history = await warehouse.query(`SELECT segment_id = $g AS gold, status, count(*) AS n FROM _rt_segment_membership_history WHERE segment_id IN ($g, $d) AND source = 'streaming' GROUP BY ALL ORDER BY ALL`, { g: gold, d: goldD });
+    const history = await warehouse.query(`SELECT segment_id = $g AS gold, status, count(*) AS n FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE segment_id IN ($g, $d) AND source = 'streaming' GROUP BY ALL ORDER BY ALL`, { g: gold, d: goldD });
     assert.deepEqual(history.rows, [{ gold: false, status: 'realized', n: 1 }, { gold: true, status: 'exited', n: 1 }, { gold: true, status: 'realized', n: 1 }], 'one transition each for D (twice) and B; nothing rewritten');
   });
 });

@@ -4,6 +4,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
+import { HOT_CATALOG } from '../ports/warehouse.ts';
 import { EVENT_SCHEMA, LOYALTY_RECORD, LOYALTY_SCHEMA } from '../testing/fixtures.ts';
 import { createTestPlatform, type Json, type TestPlatform } from '../testing/platform.ts';
 import { createTestSchema, POSTGRES_SKIP, POSTGRES_URL } from '../testing/postgres.ts';
@@ -44,14 +45,16 @@ async function ok(t: TestPlatform, method: string, url: string, body?: unknown, 
 /** Every table of the sandbox's database: column names and types, and every row (order-free), plus the indexes. */
 async function warehouseState(t: TestPlatform, sandbox: string): Promise<Record<string, unknown>> {
   const sb = await t.platform.warehouse.sandbox(sandbox);
-  const tables = await sb.query(`SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() AND NOT internal ORDER BY ALL`);
+  // Both catalogs: the main one (`main.<table>`) and the hot one (`rt_hot.<table>`, as the backup names it).
+  const catalogs = `database_name IN (current_database(), '${HOT_CATALOG}')`;
+  const tables = await sb.query(`SELECT database_name = current_database() AS main, schema_name, table_name FROM duckdb_tables() WHERE ${catalogs} AND NOT internal ORDER BY ALL`);
   const state: Record<string, unknown> = {};
   for (const row of tables.rows) {
     const [schema, table] = [row.schema_name as string, row.table_name as string];
-    const result = await sb.query(`SELECT * FROM "${schema}"."${table}"`);
-    state[`${schema}.${table}`] = { columns: result.columns.map((c) => `${c.name} ${c.type}`), rows: result.rows.map((r) => JSON.stringify(r)).sort() };
+    const result = await sb.query(`SELECT * FROM ${row.main ? '' : `${HOT_CATALOG}.`}"${schema}"."${table}"`);
+    state[`${row.main ? schema : HOT_CATALOG}.${table}`] = { columns: result.columns.map((c) => `${c.name} ${c.type}`), rows: result.rows.map((r) => JSON.stringify(r)).sort() };
   }
-  state['(indexes)'] = (await sb.query(`SELECT index_name, table_name, sql FROM duckdb_indexes() WHERE database_name = current_database() ORDER BY ALL`)).rows.map((r) =>
+  state['(indexes)'] = (await sb.query(`SELECT index_name, table_name, sql FROM duckdb_indexes() WHERE ${catalogs} ORDER BY ALL`)).rows.map((r) =>
     JSON.stringify({ ...r, sql: (r.sql as string).replaceAll(`"${sandbox}".`, '') }),
   );
   return state;
@@ -174,6 +177,7 @@ describe('backup and restore of a sandbox', () => {
     assert.equal(warehouseTables.raw_events, 1, 'the streamed record was flushed into the backup');
     assert.equal(warehouseTables.crm, 2);
     assert.ok(manifest.warehouse.tables.some((x: { name: string }) => x.name.startsWith('_rt_')), 'system tables');
+    assert.ok(warehouseTables[`${HOT_CATALOG}._rt_segment_membership`] > 0, 'the hot catalog (audience membership) is in the backup');
     assert.deepEqual(Object.keys(warehouseTables).sort(), Object.keys(expectedWarehouse).filter((k) => k !== '(indexes)').map((k) => k.replace(/^main\./, '')).sort());
     const metadataRows = Object.fromEntries(manifest.metadata.tables.map((x: { name: string; rows: number }) => [x.name, x.rows]));
     assert.equal(metadataRows.clv_models, 1);

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { MEMBERSHIP_TABLE } from '../audiences/membership-tables.ts';
 import { RoundtripError } from '../core/errors.ts';
 import { tempDir } from '../testing/temp.ts';
 import { csvRows } from './act.ts';
@@ -109,7 +110,7 @@ describe('roundtrip demo at 2,000 profiles', () => {
   it('exports the members who consent and have an email to the local folder', async () => {
     const c = counts('activate');
     const audience = ctx.state.audiences.find((a) => step('activate').note!.startsWith(a.key))!;
-    const expected = await one(`SELECT count(*) FROM _rt_segment_membership m JOIN ${table} p ON p.profile_id = m.profile_id
+    const expected = await one(`SELECT count(*) FROM ${MEMBERSHIP_TABLE} m JOIN ${table} p ON p.profile_id = m.profile_id
       WHERE m.segment_id = '${audience.id}' AND m.status = 'realized'
         AND coalesce(p.consents.marketing.email.val, '') NOT IN ('n', 'dn') AND trim(coalesce(p.personalEmail.address, '')) <> ''`);
     assert.equal(c.members, audience.members);
@@ -122,7 +123,7 @@ describe('roundtrip demo at 2,000 profiles', () => {
   it('mails the treated, consenting members with an address, and holds out by the documented hash', async () => {
     const campaign = ctx.state.campaign!;
     const members = await sql(ctx, `SELECT m.profile_id AS id, p.consents.marketing.email.val AS consent, p.personalEmail.address AS email
-      FROM _rt_segment_membership m JOIN ${table} p ON p.profile_id = m.profile_id WHERE m.segment_id = '${campaign.segmentId}' AND m.status = 'realized'`);
+      FROM ${MEMBERSHIP_TABLE} m JOIN ${table} p ON p.profile_id = m.profile_id WHERE m.segment_id = '${campaign.segmentId}' AND m.status = 'realized'`);
     const heldOut = (id: unknown): boolean => {
       const digest = createHash('sha256').update(`${campaign.id}:${String(id)}`).digest();
       return Number(digest.readBigUInt64BE(0) >> 12n) / 2 ** 52 < 0.1;

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { ColumnSpec, JsonRecord, Warehouse } from './warehouse.ts';
+import { hotTable, type ColumnSpec, type JsonRecord, type Warehouse } from './warehouse.ts';
 
 export interface WarehouseFixture {
   open(): Promise<Warehouse>;
@@ -132,6 +132,31 @@ export function describeWarehouseContract(name: string, fixture: WarehouseFixtur
       assert.deepEqual((await sb.query(`SELECT v FROM t WHERE v = 'value-999'`)).rows, [{ v: 'value-999' }]);
       await sb.appendRecords('t', [{ v: 'after' }], { snapshotId: 2, batchId: 'b2' });
       assert.equal(await sb.countRows('t', { snapshotId: 2 }), 1);
+    });
+
+    it('keeps a hot catalog: appended to in sessions, read with the main tables, kept by compaction, left out of listTables', async () => {
+      const sb = await warehouse.sandbox('hot');
+      await sb.createTable('people', [{ name: 'id', type: { kind: 'integer' } }]);
+      await sb.appendRecords('people', [{ id: 1 }, { id: 2 }], { snapshotId: 1, batchId: 'b1' });
+      await sb.query(`CREATE TABLE ${hotTable('flags')} (id BIGINT NOT NULL, flag VARCHAR NOT NULL)`);
+      const session = await sb.openSession();
+      try {
+        await session.query('BEGIN TRANSACTION');
+        await session.appendRows(hotTable('flags'), [[1, 'red'], [2, 'blue']]);
+        await session.query('COMMIT');
+        // One transaction writes one catalog: the hot one's commits never wait for the main one's.
+        await session.query('BEGIN TRANSACTION');
+        await session.query(`INSERT INTO ${hotTable('flags')} VALUES (3, 'green')`);
+        await assert.rejects(session.query(`CREATE TABLE main_write AS SELECT 1 AS x`), (e: { code?: string }) => e.code === 'RT_WAREHOUSE_FAILED');
+        await session.query('ROLLBACK');
+      } finally {
+        session.close();
+      }
+      await warehouse.compact('hot');
+      const joined = await sb.query(`SELECT p.id, f.flag FROM people p JOIN ${hotTable('flags')} f USING (id) ORDER BY p.id`);
+      assert.deepEqual(joined.rows, [{ id: 1, flag: 'red' }, { id: 2, flag: 'blue' }]);
+      assert.deepEqual(await sb.listTables(), ['people']);
+      await assert.rejects(sb.query(`INSERT INTO ${hotTable('flags')} VALUES (NULL, 'x')`), 'the definition (NOT NULL) survived compaction');
     });
 
     it('appends rows in a session, cast to the column types, visible only when the transaction commits', async () => {

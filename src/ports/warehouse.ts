@@ -27,6 +27,21 @@ export interface WriteStamp {
   batchId: string;
 }
 
+/**
+ * The hot catalog: every sandbox database has a second, small database beside its main one, for tables written
+ * many times a second by the streaming paths (audience membership). A commit holds its database's commit lock,
+ * and the main database's commits (events, identity graph with its indexes, profiles) can hold it for hundreds
+ * of milliseconds; the hot catalog's writes never queue behind them. SQL names its tables `hotTable(name)`;
+ * reads may join both catalogs, but one transaction may write to only one of them. Backups, restores and
+ * compaction cover both.
+ */
+export const HOT_CATALOG = 'rt_hot';
+
+/** The SQL name of a table of the hot catalog. */
+export function hotTable(name: string): string {
+  return `${HOT_CATALOG}.main.${name}`;
+}
+
 /** A value `appendRows` takes: integers go in as BIGINT, other numbers as DOUBLE, strings cast to the column's type. */
 export type ScalarValue = string | number | boolean | null;
 
@@ -50,7 +65,7 @@ export interface WarehouseSession {
   /**
    * Appends rows (values in the table's column order, cast to the column types) inside the session's
    * transaction, without SQL text: for the many small writes of the streaming paths, where parsing a
-   * `VALUES` list costs ten times the write itself.
+   * `VALUES` list costs ten times the write itself. `table` is a main table's name or `hotTable(name)`.
    */
   appendRows(table: string, rows: readonly (readonly ScalarValue[])[]): Promise<void>;
   interrupt(): void;
@@ -79,6 +94,7 @@ export interface SandboxWarehouse {
   /** Widens a column to a type with more struct fields (anywhere inside it); existing values get nulls there. */
   widenColumn(table: string, column: string, type: ColumnType): Promise<void>;
   dropTable(table: string): Promise<void>;
+  /** The main catalog's tables (the hot catalog's are named by their owners). */
   listTables(): Promise<string[]>;
   describeTable(table: string): Promise<ColumnSpec[]>;
   /** Bulk-appends JSON records (keys = column names) stamped with a snapshot; returns rows written. */

@@ -417,10 +417,13 @@ export class ScriptExecutor {
 
   private async runDml(tokens: Token[], text: string, first: string): Promise<StatementResult> {
     this.requireWrite(first);
-    const target = significant(tokens).find((t, i, all) => i > 0 && (t.type === 'ident' || t.type === 'qident') && !isWord(t, 'FROM', 'TABLE') && !isWord(all[i - 1], 'AS'));
-    if (target) {
-      assertNotSystemTarget(identName(target));
-      if (await this.datasetByTable(identName(target))) {
+    const sig = significant(tokens);
+    const at = sig.findIndex((t, i) => i > 0 && (t.type === 'ident' || t.type === 'qident') && !isWord(t, 'FROM', 'TABLE') && !isWord(sig[i - 1], 'AS'));
+    if (at >= 0) {
+      // A qualified target (`main.t`) is judged by its table name.
+      const { name } = tableNameAt(tokens, tokens.indexOf(sig[at]!));
+      assertNotSystemTarget(name);
+      if (await this.datasetByTable(name)) {
         throw new RoundtripError('RT_QUERY_UNSUPPORTED', `${first} on a dataset is not supported: datasets are append-only snapshots (use a privacy delete to erase a person).`);
       }
     }

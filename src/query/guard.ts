@@ -5,7 +5,8 @@
  * locks do not cover (engine settings, system catalog functions, staged files, system tables) stay out of reach.
  */
 import { RoundtripError } from '../core/errors.ts';
-import { isWord, nextSignificant, significant, type Token } from './sql-tokens.ts';
+import { HOT_CATALOG } from '../ports/warehouse.ts';
+import { identName, isWord, nextSignificant, significant, type Token } from './sql-tokens.ts';
 
 const FORBIDDEN_FIRST = new Set([
   'ATTACH', 'DETACH', 'COPY', 'EXPORT', 'IMPORT', 'INSTALL', 'LOAD', 'FORCE', 'PRAGMA', 'CALL', 'CHECKPOINT',
@@ -23,6 +24,8 @@ const FORBIDDEN_FUNCTIONS = new Set([
   'duckdb_temporary_files', 'duckdb_memory', 'duckdb_logs', 'query', 'query_table', 'json_execute_serialized_sql',
   'getenv', 'load_extension', 'which_secret', 'enable_logging', 'disable_logging', 'truncate_duckdb_logs',
 ]);
+
+const WRITE_VERBS = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE', 'CREATE', 'DROP', 'ALTER', 'TRUNCATE', 'COPY']);
 
 const READ_FIRST = new Set(['SELECT', 'WITH', 'VALUES', 'FROM', 'TABLE', 'SHOW', 'DESCRIBE', 'DESC', 'EXPLAIN', 'SUMMARIZE', '(']);
 
@@ -49,6 +52,7 @@ export function inspectStatement(tokens: readonly Token[]): Inspection {
     if (kind && FORBIDDEN_CREATE.has(kind)) throw forbidden(`CREATE ${kind}`);
   }
   if (first === 'SET' && words[1]?.type !== 'var' && isWord(words[1], 'VARIABLE', 'GLOBAL', 'SESSION', 'LOCAL')) throw forbidden(`SET ${words[1]!.text}`);
+  let namesHotCatalog = false;
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
     const next = tokens[nextSignificant(tokens, i + 1)];
@@ -56,10 +60,17 @@ export function inspectStatement(tokens: readonly Token[]): Inspection {
       const name = t.text.toLowerCase();
       if (FORBIDDEN_FUNCTIONS.has(name) || name.startsWith('pragma_')) throw forbidden(`${t.text}()`);
     }
+    if ((t.type === 'ident' || t.type === 'qident') && identName(t).toLowerCase() === HOT_CATALOG && next?.type === 'punct' && next.text === '.') namesHotCatalog = true;
     // `FROM 'file.csv'` would make DuckDB scan a file by name.
     if (isWord(t, 'FROM', 'JOIN') && next?.type === 'string') throw forbidden('Reading a file by name');
   }
-  return { first, readOnly: READ_FIRST.has(first) };
+  const readOnly = READ_FIRST.has(first);
+  // The hot catalog holds system tables only (audience membership): read like any, written by the platform
+  // alone. A write verb anywhere counts (`WITH … INSERT` starts like a read).
+  if (namesHotCatalog && (!readOnly || words.some((w) => w.type === 'ident' && WRITE_VERBS.has(w.text.toUpperCase())))) {
+    throw forbidden(`Changing the system catalog ${HOT_CATALOG}`);
+  }
+  return { first, readOnly };
 }
 
 /** A write that targets a system table (`_rt_…`) is refused: those belong to the platform. */

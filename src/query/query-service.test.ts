@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { ensureMembershipTables, MEMBERSHIP_HISTORY_TABLE, MEMBERSHIP_TABLE } from '../audiences/membership-tables.ts';
 import type { Role } from '../ports/metadata-store.ts';
 import { createTestPlatform, type TestPlatform } from '../testing/platform.ts';
 
@@ -48,6 +49,10 @@ describe('query service: SQL cannot escape the sandbox', () => {
     ['checkpoint', `CHECKPOINT`, 'RT_QUERY_FORBIDDEN_STATEMENT'],
     ['write a system table', `INSERT INTO _rt_failed_records SELECT * FROM _rt_failed_records`, 'RT_QUERY_FORBIDDEN_STATEMENT'],
     ['drop a system table', `DROP TABLE _rt_failed_records`, 'RT_QUERY_FORBIDDEN_STATEMENT'],
+    ['write a system table by its qualified name', `DELETE FROM main._rt_failed_records`, 'RT_QUERY_FORBIDDEN_STATEMENT'],
+    ['write the hot catalog', `DELETE FROM ${MEMBERSHIP_TABLE}`, 'RT_QUERY_FORBIDDEN_STATEMENT'],
+    ['write the hot catalog after a CTE', `WITH a AS (SELECT 1) INSERT INTO ${MEMBERSHIP_HISTORY_TABLE} SELECT * FROM ${MEMBERSHIP_HISTORY_TABLE}`, 'RT_QUERY_FORBIDDEN_STATEMENT'],
+    ['write membership by its plain name', `UPDATE _rt_segment_membership SET status = 'exited'`, 'RT_QUERY_FORBIDDEN_STATEMENT'],
     ['rewrite dataset history', `DELETE FROM mine`, 'RT_QUERY_UNSUPPORTED'],
   ];
 
@@ -58,6 +63,16 @@ describe('query service: SQL cannot escape the sandbox', () => {
       assert.equal(res.status, code === 'RT_QUERY_UNSUPPORTED' ? 400 : 403);
     });
   }
+
+  it('reads audience membership (the hot catalog) by its plain name, like any table', async () => {
+    const warehouse = await t.platform.warehouse.sandbox('prod');
+    await ensureMembershipTables(warehouse);
+    await warehouse.query(`INSERT INTO ${MEMBERSHIP_TABLE} VALUES ('seg-q', 'mp', 7, 'realized', now(), 1), ('seg-q', 'mp', 8, 'exited', now(), 2)`);
+    const res = await t.call('POST', '/queries', { body: { sql: `SELECT m.status, count(*) AS n FROM _rt_segment_membership m WHERE m.segment_id = 'seg-q' GROUP BY ALL ORDER BY 1` } });
+    assert.deepEqual(res.body.last?.rows, [{ status: 'exited', n: 1 }, { status: 'realized', n: 1 }], JSON.stringify(res.body));
+    const quoted = await t.call('POST', '/queries', { body: { sql: `SELECT count(*) AS n FROM "_rt_segment_membership" WHERE segment_id = 'seg-q'` } });
+    assert.equal(quoted.body.last?.rows[0].n, 2, JSON.stringify(quoted.body));
+  });
 
   it("refuses ATTACH of another sandbox's database file", async () => {
     const res = await t.call('POST', '/queries', { body: { sql: `ATTACH '${otherFile()}' AS other` } });

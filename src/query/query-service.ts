@@ -13,7 +13,7 @@ import type { Config } from '../core/config.ts';
 import { RoundtripError } from '../core/errors.ts';
 import { newId } from '../core/ids.ts';
 import type { MetadataStore, QueryLogRecord } from '../ports/metadata-store.ts';
-import type { Warehouse, WarehouseSession } from '../ports/warehouse.ts';
+import { HOT_CATALOG, type Warehouse, type WarehouseSession } from '../ports/warehouse.ts';
 import { AcceleratedWrites, dataGroupSchemas } from './accelerated.ts';
 import { ScriptExecutor } from './executor.ts';
 import { DIALECT_MACROS } from './macros.ts';
@@ -211,6 +211,10 @@ export class QueryService {
         return this.range(rows, clause, settings.get('resolve_fallback_snapshot_on_failure')?.toLowerCase() === 'true');
       },
       dataGroupSchemas: async () => (await dataGroupSchemas(session)).all,
+      hotTables: async () => {
+        const found = await session.query(`SELECT lower(table_name) AS t FROM duckdb_tables() WHERE database_name = $c AND NOT internal`, { c: HOT_CATALOG });
+        return new Set(found.rows.map((r) => r.t as string));
+      },
     };
   }
 

@@ -6,7 +6,7 @@
  */
 import { RoundtripError } from '../core/errors.ts';
 import { rewriteDataGroupChains } from './accelerated.ts';
-import type { JsonValue } from '../ports/warehouse.ts';
+import { hotTable, type JsonValue } from '../ports/warehouse.ts';
 import {
   closingParen,
   identName,
@@ -106,6 +106,8 @@ export interface CatalogLookups {
   snapshotRange(table: string, clause: SnapshotClause): Promise<{ after: number; upTo: number | null }>;
   /** Data-group schemas (`d.s`, lower-case), for `d.s.t[.column]` names anywhere (`accelerated.ts`). */
   dataGroupSchemas?(): Promise<ReadonlySet<string>>;
+  /** Tables of the warehouse's hot catalog (lower-case), read by their plain names. */
+  hotTables?(): Promise<ReadonlySet<string>>;
 }
 
 export interface HistoryRow {
@@ -239,9 +241,31 @@ function doubleQuotedStrings(tokens: Token[]): Token[] {
   });
 }
 
+const isDot = (t: Token | undefined): boolean => t?.type === 'punct' && t.text === '.';
+
+/**
+ * A plain name of a hot-catalog table (e.g. `_rt_segment_membership`, which SQL reads like any table) → its
+ * qualified name; qualified names, columns (`m.x`) and function calls stay as they are.
+ */
+function rewriteHotTables(tokens: readonly Token[], tables: ReadonlySet<string>): Token[] {
+  if (tables.size === 0) return [...tokens];
+  return tokens.map((t, i) => {
+    if (t.type !== 'ident' && t.type !== 'qident') return t;
+    const name = identName(t).toLowerCase();
+    if (!tables.has(name)) return t;
+    const next = tokens[nextSignificant(tokens, i + 1)];
+    const previous = tokens.slice(0, i).reverse().find((x) => !isTrivia(x));
+    if (isDot(previous) || isDot(next) || (next?.type === 'punct' && next.text === '(')) return t;
+    return synthetic(hotTable(name));
+  });
+}
+
 /** Applies the Spark-spelling and catalog rewrites to one statement's tokens. */
 export async function rewriteStatement(input: readonly Token[], lookups: CatalogLookups): Promise<Token[]> {
-  const chained = lookups.dataGroupSchemas ? rewriteDataGroupChains(input, await lookups.dataGroupSchemas()) : input;
+  // Only system tables live there: the catalog is not asked about statements that name none.
+  const namesSystemTable = input.some((t) => (t.type === 'ident' || t.type === 'qident') && identName(t).toLowerCase().startsWith('_rt_'));
+  const hot = lookups.hotTables && namesSystemTable ? rewriteHotTables(input, await lookups.hotTables()) : input;
+  const chained = lookups.dataGroupSchemas ? rewriteDataGroupChains(hot, await lookups.dataGroupSchemas()) : hot;
   let tokens = doubleQuotedStrings(rewriteDataGroupNames(chained));
   // Right to left, so that calls nested in arguments (STRUCT inside STRUCT) are rewritten before their callers.
   for (let i = tokens.length - 1; i >= 0; i--) {

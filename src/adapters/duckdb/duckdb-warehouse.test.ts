@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { HOT_CATALOG, hotTable } from '../../ports/warehouse.ts';
 import { describeWarehouseContract } from '../../ports/warehouse.contract.ts';
 import { tempDir } from '../../testing/temp.ts';
 import { DuckDBWarehouse } from './duckdb-warehouse.ts';
@@ -36,6 +37,28 @@ describe('DuckDB warehouse sandbox guard', () => {
     await assert.rejects(dev.query(`SET enable_external_access = true`), /locked/);
     await assert.rejects(dev.query(`COPY (SELECT 1) TO '${path.join(own.dir, 'out.csv')}'`), /disabled by configuration/);
     await assert.rejects(warehouse.sandbox('../prod'), { code: 'RT_SANDBOX_NAME_INVALID' });
+  });
+
+  it("keeps the hot catalog in the sandbox's second file, scrubs its deleted rows on compaction, and drops it with the sandbox", async () => {
+    const sb = await warehouse.sandbox('scrubbed');
+    const hotFile = path.join(own.dir, 'scrubbed.hot.duckdb');
+    // A few distinct values: DuckDB stores them as they are (a compressed column would hide the marker).
+    const marker = 'hot-marker-7f3a9c-zelda';
+    await sb.query(`CREATE TABLE ${hotTable('notes')} (v VARCHAR)`);
+    await sb.query(`INSERT INTO ${hotTable('notes')} VALUES ('${marker}'), ('other-value-1'), ('another-value-2')`);
+    await sb.query(`CHECKPOINT ${HOT_CATALOG}`);
+    // More rows after them, which stay: the blocks freed by the delete are not all overwritten by chance.
+    await sb.query(`CREATE TABLE ${hotTable('bulk')} AS SELECT i, md5(i::VARCHAR) AS h FROM range(200000) t(i)`);
+    await sb.query(`CHECKPOINT ${HOT_CATALOG}`);
+    assert.ok(readFileSync(hotFile).includes(marker), 'the rows are in the hot file (the check below can fail)');
+    assert.ok(!readFileSync(path.join(own.dir, 'scrubbed.duckdb')).includes(marker), 'and not in the main one');
+    await sb.query(`DELETE FROM ${hotTable('notes')}`);
+    await sb.query(`CHECKPOINT ${HOT_CATALOG}`);
+    assert.ok(readFileSync(hotFile).includes(marker), 'a checkpoint alone leaves the bytes of deleted rows');
+    await warehouse.compact('scrubbed');
+    assert.ok(!readFileSync(hotFile).includes(marker), 'deleted rows are gone from disk after compaction');
+    await warehouse.dropSandbox('scrubbed');
+    assert.ok(!existsSync(hotFile));
   });
 
   it('opens sandbox files with the checkpoint threshold asked for (DuckDB defaults to 16MB)', async () => {

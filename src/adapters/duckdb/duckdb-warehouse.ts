@@ -1,6 +1,8 @@
 /**
  * DuckDB warehouse: the embedded default of the Warehouse port. One database file per sandbox under
- * `<dataDir>/warehouse/<sandbox>.duckdb`, opened once per process (DuckDB lets only one process hold a file).
+ * `<dataDir>/warehouse/<sandbox>.duckdb`, opened once per process (DuckDB lets only one process hold a file),
+ * with its hot catalog (`HOT_CATALOG`, the tables streaming writes many times a second) in
+ * `<sandbox>.hot.duckdb`, attached to the same instance: DuckDB has one commit lock per attached database.
  *
  * Isolation: each database is opened with external access disabled except for its own staging folder, and the
  * configuration is then locked, so SQL can neither read files elsewhere, nor ATTACH another sandbox's file,
@@ -12,6 +14,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { RoundtripError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import {
+  HOT_CATALOG,
   SYSTEM_COLUMNS,
   type ColumnSpec,
   type ColumnType,
@@ -42,6 +45,7 @@ export interface DuckDBWarehouseOptions {
 }
 
 const TABLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+const HOT_PREFIX = `${HOT_CATALOG}.main.`;
 const SANDBOX_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 
 function assertTableName(table: string): void {
@@ -68,8 +72,11 @@ async function runQuery(c: DuckDBConnection, sql: string, params?: Record<string
 
 /** DuckDB's appender: rows go straight into the table's column vectors (cast on flush), in the connection's transaction. */
 async function appendRows(c: DuckDBConnection, table: string, rows: readonly (readonly ScalarValue[])[]): Promise<void> {
+  const hot = table.startsWith(HOT_PREFIX);
+  const name = hot ? table.slice(HOT_PREFIX.length) : table;
+  assertTableName(name);
   if (rows.length === 0) return;
-  const appender = await c.createAppender(table);
+  const appender = hot ? await c.createAppender(name, 'main', HOT_CATALOG) : await c.createAppender(name);
   try {
     for (const row of rows) {
       for (const value of row) {
@@ -183,7 +190,7 @@ class DuckDBSandboxWarehouse implements SandboxWarehouse {
   }
 
   async listTables(): Promise<string[]> {
-    const result = await this.query(`SELECT table_name FROM duckdb_tables() WHERE NOT internal ORDER BY table_name`);
+    const result = await this.query(`SELECT table_name FROM duckdb_tables() WHERE NOT internal AND database_name = current_database() ORDER BY table_name`);
     return result.rows.map((r) => r.table_name as string);
   }
 
@@ -251,7 +258,6 @@ class DuckDBSandboxWarehouse implements SandboxWarehouse {
         }
       },
       appendRows: async (table, rows) => {
-        assertTableName(table);
         try {
           await appendRows(connection, table, rows);
         } catch (error) {
@@ -274,16 +280,20 @@ export class DuckDBWarehouse implements Warehouse {
 
   constructor(private readonly options: DuckDBWarehouseOptions) {}
 
-  private paths(name: string): { file: string; staging: string } {
+  private paths(name: string): SandboxFiles {
     if (!SANDBOX_NAME.test(name)) throw new RoundtripError('RT_SANDBOX_NAME_INVALID', `"${name}" is not a valid sandbox name.`);
     return {
       file: path.join(this.options.directory, `${name}.duckdb`),
+      hot: path.join(this.options.directory, `${name}.hot.duckdb`),
       staging: path.join(this.options.directory, 'staging', name),
     };
   }
 
-  /** Opens a sandbox file with the guard: external access only to its staging folder, configuration locked. */
-  private async openInstance(file: string, staging: string): Promise<DuckDBInstance> {
+  /**
+   * Opens a sandbox's files with the guard: the hot catalog attached, then external access only to its
+   * staging folder and the configuration locked (so SQL can attach nothing else).
+   */
+  private async openInstance({ file, hot, staging }: SandboxFiles): Promise<DuckDBInstance> {
     await mkdir(staging, { recursive: true });
     const instance = await DuckDBInstance.create(file, {
       threads: String(this.options.threads),
@@ -292,20 +302,24 @@ export class DuckDBWarehouse implements Warehouse {
     });
     const setup = await instance.connect();
     try {
+      await setup.run(`ATTACH ${quoteLiteral(hot)} AS ${HOT_CATALOG}`);
       await setup.run(`SET allowed_directories = [${quoteLiteral(staging + path.sep)}]`);
       await setup.run(`SET enable_external_access = false`);
       await setup.run(`SET lock_configuration = true`);
-    } finally {
+    } catch (error) {
       setup.closeSync();
+      instance.closeSync();
+      throw error;
     }
+    setup.closeSync();
     return instance;
   }
 
   private async openSandbox(name: string): Promise<DuckDBSandboxWarehouse> {
-    const { file, staging } = this.paths(name);
-    // A compaction interrupted after the swap leaves the old file behind: it only holds stale data.
-    await scrubAndRemove(`${file}.old`);
-    return new DuckDBSandboxWarehouse(name, staging, await this.openInstance(file, staging));
+    const files = this.paths(name);
+    // A compaction interrupted after the swap leaves the old files behind: they only hold stale data.
+    for (const file of [files.file, files.hot]) await scrubAndRemove(`${file}.old`);
+    return new DuckDBSandboxWarehouse(name, files.staging, await this.openInstance(files));
   }
 
   private sandboxObject(name: string): Promise<DuckDBSandboxWarehouse> {
@@ -327,47 +341,62 @@ export class DuckDBWarehouse implements Warehouse {
   }
 
   /**
-   * Compaction: DuckDB keeps freed blocks in its file (deleted rows' bytes stay until overwritten), so the
-   * database is copied into a new file with `COPY FROM DATABASE` by a separate, unguarded in-memory instance
-   * (the sandbox's own instance cannot ATTACH files), the files are swapped, the old one is overwritten with
-   * zeros and removed, and the sandbox reopens on the new file. Every operation waits meanwhile.
+   * Compaction: DuckDB keeps freed blocks in its file (deleted rows' bytes stay until overwritten), so each of
+   * the sandbox's files is copied into a new file with `COPY FROM DATABASE` by a separate, unguarded in-memory
+   * instance, the files are swapped, the old one is overwritten with zeros and removed, and the sandbox
+   * reopens on the new files. Every operation waits meanwhile.
    */
   async compact(name: string): Promise<CompactionResult> {
-    const { file, staging } = this.paths(name);
+    const files = this.paths(name);
     const sandbox = await this.sandboxObject(name);
     return sandbox.exclusively<CompactionResult>(async (current) => {
       await checkpointAndClose(current);
-      const bytesBefore = (await fileSize(file)) + (await fileSize(`${file}.wal`));
+      const bytesBefore = await filesSize([files.file, `${files.file}.wal`, files.hot, `${files.hot}.wal`]);
       try {
-        await this.copyDatabase(file, `${file}.compact`);
-        await rename(file, `${file}.old`);
-        await rename(`${file}.compact`, file);
-        await rm(`${file}.wal`, { force: true });
-        await scrubAndRemove(`${file}.old`);
+        for (const file of [files.file, files.hot]) await this.compactFile(file);
       } catch (error) {
-        await rm(`${file}.compact`, { force: true });
-        await rm(`${file}.compact.wal`, { force: true });
-        if (!(await fileSize(file)) && (await fileSize(`${file}.old`))) await rename(`${file}.old`, file);
-        return { next: await this.openInstance(file, staging), error: warehouseError(error) };
+        return { next: await this.openInstance(files), error: warehouseError(error) };
       }
-      const stagingFilesRemoved = await removeStaleStaging(staging);
-      return { next: await this.openInstance(file, staging), result: { sandbox: name, bytesBefore, bytesAfter: await fileSize(file), stagingFilesRemoved } };
+      const stagingFilesRemoved = await removeStaleStaging(files.staging);
+      const bytesAfter = await filesSize([files.file, files.hot]);
+      return { next: await this.openInstance(files), result: { sandbox: name, bytesBefore, bytesAfter, stagingFilesRemoved } };
     });
   }
 
-  /** Copies a database file into a new one and says what the copy holds (counting rows is cheap in DuckDB). */
-  private async copyDatabase(from: string, to: string): Promise<SandboxDatabaseSummary> {
-    await rm(to, { force: true });
+  /** Rewrites one closed database file through a copy; on failure the original stays (or is put back). */
+  private async compactFile(file: string): Promise<void> {
+    if (!(await fileSize(file))) return;
+    try {
+      await this.withCopier(async (c) => {
+        await c.run(`ATTACH ${quoteLiteral(file)} AS src (READ_ONLY)`);
+        await c.run(`ATTACH ${quoteLiteral(`${file}.compact`)} AS dst`);
+        await c.run('COPY FROM DATABASE src TO dst');
+      });
+      await rename(file, `${file}.old`);
+      await rename(`${file}.compact`, file);
+      await rm(`${file}.wal`, { force: true });
+      await scrubAndRemove(`${file}.old`);
+    } catch (error) {
+      await rm(`${file}.compact`, { force: true });
+      await rm(`${file}.compact.wal`, { force: true });
+      if (!(await fileSize(file)) && (await fileSize(`${file}.old`))) await rename(`${file}.old`, file);
+      throw error;
+    }
+  }
+
+  /**
+   * Runs `work` on a connection of a separate, unguarded in-memory instance (the sandbox's own instance cannot
+   * ATTACH files); the databases `work` attached are detached after it.
+   */
+  private async withCopier<T>(work: (c: DuckDBConnection) => Promise<T>): Promise<T> {
     const copier = await DuckDBInstance.create(':memory:', { threads: String(this.options.threads), memory_limit: this.options.memoryLimit });
     const c = await copier.connect();
     try {
-      await c.run(`ATTACH ${quoteLiteral(from)} AS src (READ_ONLY)`);
-      await c.run(`ATTACH ${quoteLiteral(to)} AS dst`);
-      await c.run('COPY FROM DATABASE src TO dst');
-      const summary = await summariseDatabase(c, 'dst');
-      await c.run('DETACH src');
-      await c.run('DETACH dst');
-      return summary;
+      const result = await work(c);
+      await c.run('USE memory');
+      const attached = await c.runAndReadAll(`SELECT database_name FROM duckdb_databases() WHERE NOT internal AND database_name <> 'memory'`);
+      for (const row of attached.getRowObjects()) await c.run(`DETACH ${quoteIdent(row.database_name as string)}`);
+      return result;
     } finally {
       c.closeSync();
       copier.closeSync();
@@ -376,37 +405,61 @@ export class DuckDBWarehouse implements Warehouse {
 
   /**
    * Backup: like compaction, the sandbox is checkpointed and closed, copied with `COPY FROM DATABASE` (so the
-   * copy holds no freed pages, i.e. no bytes of rows deleted for privacy), and reopened.
+   * copy holds no freed pages, i.e. no bytes of rows deleted for privacy), and reopened. The backup is one
+   * file: the main database, with the hot catalog's tables in a schema named after it.
    */
   async exportSandbox(name: string, target: string, whileQuiesced?: () => Promise<void>): Promise<SandboxDatabaseSummary> {
-    const { file, staging } = this.paths(name);
+    const files = this.paths(name);
     const sandbox = await this.sandboxObject(name);
     return sandbox.exclusively<SandboxDatabaseSummary>(async (current) => {
       await checkpointAndClose(current);
       try {
         await whileQuiesced?.();
-        const result = await this.copyDatabase(file, target);
-        return { next: await this.openInstance(file, staging), result };
+        await rm(target, { force: true });
+        const result = await this.withCopier(async (c) => {
+          await c.run(`ATTACH ${quoteLiteral(files.file)} AS src (READ_ONLY)`);
+          await c.run(`ATTACH ${quoteLiteral(files.hot)} AS src_hot (READ_ONLY)`);
+          await c.run(`ATTACH ${quoteLiteral(target)} AS dst`);
+          await c.run('COPY FROM DATABASE src TO dst');
+          await c.run(`CREATE SCHEMA dst.${HOT_CATALOG}`);
+          await copyTables(c, { database: 'src_hot', schema: 'main' }, { database: 'dst', schema: HOT_CATALOG });
+          return summariseDatabase(c, 'dst');
+        });
+        return { next: await this.openInstance(files), result };
       } catch (error) {
         await Promise.all([rm(target, { force: true }), rm(`${target}.wal`, { force: true })]);
-        return { next: await this.openInstance(file, staging), error: warehouseError(error) };
+        return { next: await this.openInstance(files), error: warehouseError(error) };
       }
     });
   }
 
-  /** Restore: the file is copied (not moved) into a new database file of this engine version, then swapped in. */
+  /**
+   * Restore: the backup is copied (not moved) into new database files of this engine version, its hot schema
+   * into the hot file (a backup without one restores an empty hot catalog), then swapped in.
+   */
   async importSandbox(name: string, source: string): Promise<SandboxDatabaseSummary> {
-    const { file } = this.paths(name);
+    const files = this.paths(name);
     await this.closeSandbox(name);
     await mkdir(this.options.directory, { recursive: true });
-    const temp = `${file}.restore`;
+    const [main, hot] = [`${files.file}.restore`, `${files.hot}.restore`];
+    const removeTemps = () => Promise.all([main, hot].flatMap((t) => [rm(t, { force: true }), rm(`${t}.wal`, { force: true })]));
     try {
-      const summary = await this.copyDatabase(source, temp);
-      await rm(`${file}.wal`, { force: true });
-      await rename(temp, file);
+      await removeTemps();
+      const summary = await this.withCopier(async (c) => {
+        await c.run(`ATTACH ${quoteLiteral(source)} AS src (READ_ONLY)`);
+        await c.run(`ATTACH ${quoteLiteral(main)} AS dst`);
+        await c.run(`ATTACH ${quoteLiteral(hot)} AS dst_hot`);
+        await c.run('COPY FROM DATABASE src TO dst');
+        await c.run(`DROP SCHEMA IF EXISTS dst.${HOT_CATALOG} CASCADE`);
+        await copyTables(c, { database: 'src', schema: HOT_CATALOG }, { database: 'dst_hot', schema: 'main' });
+        return summariseDatabase(c, 'src');
+      });
+      for (const file of [files.file, files.hot]) await rm(`${file}.wal`, { force: true });
+      await rename(main, files.file);
+      await rename(hot, files.hot);
       return summary;
     } catch (error) {
-      await Promise.all([rm(temp, { force: true }), rm(`${temp}.wal`, { force: true })]);
+      await removeTemps();
       throw warehouseError(error);
     }
   }
@@ -423,9 +476,10 @@ export class DuckDBWarehouse implements Warehouse {
   }
 
   async dropSandbox(name: string): Promise<void> {
-    const { file, staging } = this.paths(name);
+    const { file, hot, staging } = this.paths(name);
     await this.closeSandbox(name);
-    await Promise.all([rm(file, { force: true }), rm(`${file}.wal`, { force: true }), rm(staging, { recursive: true, force: true })]);
+    await Promise.all([file, `${file}.wal`, hot, `${hot}.wal`].map((f) => rm(f, { force: true })));
+    await rm(staging, { recursive: true, force: true });
   }
 
   async close(): Promise<void> {
@@ -433,15 +487,45 @@ export class DuckDBWarehouse implements Warehouse {
   }
 }
 
-/** Writes everything to the database file and closes it, so that another instance may attach the file. */
+/** A sandbox's files: the main database, the hot catalog's database, the staging folder. */
+interface SandboxFiles {
+  file: string;
+  hot: string;
+  staging: string;
+}
+
+/** Writes everything to the database files and closes them, so that another instance may attach the files. */
 async function checkpointAndClose(instance: DuckDBInstance): Promise<void> {
   const checkpoint = await instance.connect();
   try {
     await checkpoint.run('CHECKPOINT');
+    await checkpoint.run(`CHECKPOINT ${HOT_CATALOG}`);
   } finally {
     checkpoint.closeSync();
   }
   instance.closeSync();
+}
+
+/**
+ * Copies every table of one schema into another (definitions with their constraints, rows, indexes), across
+ * attached databases. DuckDB gives each definition as SQL naming the table unqualified in a `main` schema and
+ * schema-qualified elsewhere: the statements run with the target schema as the default, the source's schema
+ * qualifier taken off.
+ */
+async function copyTables(c: DuckDBConnection, from: { database: string; schema: string }, to: { database: string; schema: string }): Promise<void> {
+  const where = `database_name = ${quoteLiteral(from.database)} AND schema_name = ${quoteLiteral(from.schema)}`;
+  const tables = (await c.runAndReadAll(`SELECT table_name, sql FROM duckdb_tables() WHERE ${where} AND NOT internal ORDER BY table_name`)).getRowObjects();
+  const indexes = (await c.runAndReadAll(`SELECT sql FROM duckdb_indexes() WHERE ${where} AND sql IS NOT NULL`)).getRowObjects();
+  const unqualified = (sql: string) => (from.schema === 'main' ? sql : sql.replace(`${from.schema}.`, ''));
+  const qualified = (database: string, schema: string, table: string) => [database, schema, table].map(quoteIdent).join('.');
+  await c.run(`USE ${quoteIdent(to.database)}.${quoteIdent(to.schema)}`);
+  for (const t of tables) {
+    await c.run(unqualified(t.sql as string));
+    const table = t.table_name as string;
+    await c.run(`INSERT INTO ${qualified(to.database, to.schema, table)} SELECT * FROM ${qualified(from.database, from.schema, table)}`);
+  }
+  for (const index of indexes) await c.run(unqualified(index.sql as string));
+  await c.run('USE memory');
 }
 
 /** The engine version and every table of an attached database with its row count. */
@@ -457,6 +541,12 @@ async function summariseDatabase(c: DuckDBConnection, database: string): Promise
     tables.push({ name: schema === 'main' ? table : `${schema}.${table}`, rows: Number(counted.getRowObjects()[0]!.n) });
   }
   return { engine: `duckdb ${version}`, tables };
+}
+
+async function filesSize(files: readonly string[]): Promise<number> {
+  let total = 0;
+  for (const file of files) total += await fileSize(file);
+  return total;
 }
 
 async function fileSize(file: string): Promise<number> {
