@@ -158,25 +158,35 @@ interface EventKey {
   profile: number;
 }
 
+/**
+ * Keys per read of `readEvents`. Turning a row of nested event columns into JS objects takes about 15 µs on the
+ * event loop (measured: 5,100 rows in 79 ms), and streaming acknowledgements and membership writes wait for it;
+ * reads of 1,000 keys keep each stretch near 15 ms.
+ */
+const EVENT_READ_SLICE = 1_000;
+
 /** Reads back the events named per dataset by (snapshot, position), grouped by profile, oldest first. */
 async function readEvents(warehouse: SandboxWarehouse, datasets: readonly DatasetRecord[], byDataset: ReadonlyMap<string, EventKey[]>): Promise<Map<number, ProfileEvent[]>> {
   const out = new Map<number, ProfileEvent[]>();
+  // The keys as one JSON parameter: a VALUES list of thousands of rows cost more to parse than to run.
+  const wanted = `SELECT k.snap, k.seq, k.profile_id FROM (SELECT unnest(from_json($keys, '[{"snap":"BIGINT","seq":"BIGINT","profile_id":"BIGINT"}]')) AS k)`;
   for (const dataset of datasets) {
-    const keys = byDataset.get(dataset.id);
-    if (!keys?.length) continue;
-    const snaps = [...new Set(keys.map((k) => k.snap))];
-    // The keys as one JSON parameter: a VALUES list of thousands of rows cost more to parse than to run.
-    const wanted = `SELECT k.snap, k.seq, k.profile_id FROM (SELECT unnest(from_json($keys, '[{"snap":"BIGINT","seq":"BIGINT","profile_id":"BIGINT"}]')) AS k)`;
-    const rows = await warehouse.query(
-      `SELECT w.profile_id, t.* EXCLUDE (${DROPPED}) FROM ${rowsAtSql(dataset.tableName, snaps, `SELECT snap, seq FROM (${wanted})`)} t
-       JOIN (${wanted}) w ON w.snap = t."_rt_snapshot_id" AND w.seq = t._rt_seq`,
-      { keys: JSON.stringify(keys.map((k) => ({ snap: k.snap, seq: k.seq, profile_id: k.profile }))) },
-    );
-    for (const row of rows.rows) {
-      const profile = Number(row.profile_id);
-      const list = out.get(profile) ?? [];
-      list.push({ ...row, profile_id: profile });
-      out.set(profile, list);
+    // In position order, so that a slice reads few snapshots.
+    const keys = [...(byDataset.get(dataset.id) ?? [])].sort((a, b) => a.snap - b.snap || a.seq - b.seq);
+    for (let i = 0; i < keys.length; i += EVENT_READ_SLICE) {
+      const slice = keys.slice(i, i + EVENT_READ_SLICE);
+      const snaps = [...new Set(slice.map((k) => k.snap))];
+      const rows = await warehouse.query(
+        `SELECT w.profile_id, t.* EXCLUDE (${DROPPED}) FROM ${rowsAtSql(dataset.tableName, snaps, `SELECT snap, seq FROM (${wanted})`)} t
+         JOIN (${wanted}) w ON w.snap = t."_rt_snapshot_id" AND w.seq = t._rt_seq`,
+        { keys: JSON.stringify(slice.map((k) => ({ snap: k.snap, seq: k.seq, profile_id: k.profile }))) },
+      );
+      for (const row of rows.rows) {
+        const profile = Number(row.profile_id);
+        const list = out.get(profile) ?? [];
+        list.push({ ...row, profile_id: profile });
+        out.set(profile, list);
+      }
     }
   }
   const time = (e: ProfileEvent): string => (typeof e.timestamp === 'string' ? e.timestamp : '');
