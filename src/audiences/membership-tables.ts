@@ -1,8 +1,9 @@
 /**
  * Where audience membership lives: two system tables in the sandbox warehouse's hot catalog (`hotTable`), so
  * that streaming membership writes, many a second, never wait for the commit of a bulk write of events,
- * identities or profiles. Reads join them with the profiles they point at like any table. This file is the contract every later step reads (insights trendlines and overlaps, activation's
- * full and incremental exports, campaigns); only `src/audiences` writes to them.
+ * identities or profiles. Reads join them with the profiles they point at like any table. This file is the
+ * contract every later step reads (insights trendlines and overlaps, activation's full and incremental
+ * exports, campaigns); only `src/audiences` writes to them.
  *
  * - `_rt_segment_membership`: the current state, one row per (segment, merge policy, profile). A profile that
  *   qualifies is `realized`; one that stops qualifying turns `exited` (kept so that incremental exports can send
