@@ -31,7 +31,8 @@ describe('membership tables', () => {
   it('move from the main catalog, rows and constraints, when a sandbox was written before the hot catalog', async () => {
     const sb = await warehouse.sandbox('legacy');
     for (const statement of LEGACY) await sb.query(statement);
-    await ensureMembershipTables(sb);
+    // Readers at start-up call it at the same moment: the rows move once.
+    await Promise.all([ensureMembershipTables(sb), ensureMembershipTables(sb), ensureMembershipTables(sb)]);
     assert.deepEqual([await count('legacy', MEMBERSHIP_TABLE), await count('legacy', MEMBERSHIP_HISTORY_TABLE)], [2, 3]);
     assert.deepEqual(await sb.listTables(), [], 'the old tables are dropped');
     await assert.rejects(sb.query(`INSERT INTO ${MEMBERSHIP_TABLE} VALUES ('s', 'mp', NULL, 'realized', now(), 1)`), 'NOT NULL kept');

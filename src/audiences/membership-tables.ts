@@ -52,14 +52,25 @@ const TABLES = [
   { name: HISTORY_NAME, ddl: `CREATE TABLE IF NOT EXISTS ${MEMBERSHIP_HISTORY_TABLE} (segment_id VARCHAR NOT NULL, merge_policy_id VARCHAR NOT NULL, profile_id BIGINT NOT NULL, status VARCHAR NOT NULL, "at" TIMESTAMPTZ NOT NULL, source VARCHAR NOT NULL)` },
 ];
 
-const ensured = new WeakSet<SandboxWarehouse>();
+/** Per warehouse, the one creation (or move) of the tables: callers at the same moment share it. */
+const ensured = new WeakMap<SandboxWarehouse, Promise<void>>();
 
 /**
  * Creates both tables when missing; readers call it too, so that an empty sandbox reads as "no members".
  * Tables a version that kept membership in the main catalog wrote are moved to the hot catalog.
  */
-export async function ensureMembershipTables(warehouse: SandboxWarehouse): Promise<void> {
-  if (ensured.has(warehouse)) return;
+export function ensureMembershipTables(warehouse: SandboxWarehouse): Promise<void> {
+  let ensuring = ensured.get(warehouse);
+  if (!ensuring) {
+    ensuring = createOrMove(warehouse);
+    ensured.set(warehouse, ensuring);
+    // A failure is not remembered: the next caller tries again.
+    ensuring.catch(() => ensured.delete(warehouse));
+  }
+  return ensuring;
+}
+
+async function createOrMove(warehouse: SandboxWarehouse): Promise<void> {
   const [legacy, hot] = await Promise.all([mainTables(warehouse), mainTables(warehouse, HOT_CATALOG)]);
   for (const { name, ddl } of TABLES) {
     if (!legacy.has(name)) {
@@ -71,7 +82,6 @@ export async function ensureMembershipTables(warehouse: SandboxWarehouse): Promi
     if (!hot.has(name)) await warehouse.query(`BEGIN TRANSACTION; ${ddl}; INSERT INTO ${hotTable(name)} SELECT * FROM ${name}; COMMIT`);
     await warehouse.query(`DROP TABLE ${name}`);
   }
-  ensured.add(warehouse);
 }
 
 /** The tables of a catalog's `main` schema (default: the main catalog). */
