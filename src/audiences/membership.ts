@@ -13,9 +13,9 @@
  * Exited rows older than 30 days are purged (reference §2.4); history rows are kept (trendlines, audits).
  */
 import type { IdentityGraph } from '../identity/graph.ts';
-import { quoteIdent, quoteLiteral } from '../identity/sql.ts';
+import { intList, quoteIdent, quoteLiteral } from '../identity/sql.ts';
 import type { MergePolicyRecord } from '../ports/metadata-store.ts';
-import type { SandboxWarehouse, WarehouseSession } from '../ports/warehouse.ts';
+import { HOT_CATALOG, type SandboxWarehouse, type WarehouseSession } from '../ports/warehouse.ts';
 import { SEGMENT_MEMBERSHIP_TYPE, segmentMembershipAggregateSql } from '../profile/merge-sql.ts';
 import { MEMBERSHIP_HISTORY_TABLE, MEMBERSHIP_TABLE, ensureMembershipTables } from './membership-tables.ts';
 
@@ -229,6 +229,27 @@ async function rebuildMaps(sql: Sql, policy: MergePolicyRecord, options: { profi
 const updateMaps = (table: string, map: string, where: string): string =>
   `UPDATE ${table} SET "segmentMembership" = x.map FROM (SELECT c.profile_id, ${map} AS map FROM ${MAPS_SCOPE} c LEFT JOIN ${MAPS_SCRATCH} s ON s.profile_id = c.profile_id WHERE ${where}) x
       WHERE ${table}.profile_id = x.profile_id;`;
+
+/**
+ * A privacy delete's share: every membership and history row of the erased person's profile ids (their graph
+ * id and their identities' nodes, which no other person's profile can carry), in one transaction of the hot
+ * catalog; returns the rows removed. The checkpoint takes them out of the write-ahead log (compaction takes
+ * their bytes out of the file); when other writers keep it from running, the next checkpoint does it.
+ */
+export async function eraseMemberships(warehouse: SandboxWarehouse, profileIds: readonly number[]): Promise<number> {
+  if (profileIds.length === 0) return 0;
+  await ensureMembershipTables(warehouse);
+  const ids = intList(profileIds);
+  const counted = await warehouse.query(`SELECT (SELECT count(*) FROM ${MEMBERSHIP_TABLE} WHERE profile_id IN (${ids})) + (SELECT count(*) FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE profile_id IN (${ids})) AS n`);
+  const n = Number(counted.rows[0]?.n ?? 0);
+  if (n === 0) return 0;
+  await warehouse.query(`BEGIN TRANSACTION;
+    DELETE FROM ${MEMBERSHIP_TABLE} WHERE profile_id IN (${ids});
+    DELETE FROM ${MEMBERSHIP_HISTORY_TABLE} WHERE profile_id IN (${ids});
+    COMMIT`);
+  await warehouse.query(`CHECKPOINT ${HOT_CATALOG}`).catch(() => undefined);
+  return n;
+}
 
 /** Deletes exited memberships whose last qualification is older than the retention; returns how many. */
 export async function purgeExited(sql: Sql, now: Date, days = EXITED_RETENTION_DAYS): Promise<number> {

@@ -23,7 +23,8 @@ import { eventDatasets } from './events-relation.ts';
 import { csvValues, writeExternal } from './external.ts';
 import { SegmentJobs } from './jobs.ts';
 import { ensureMembershipTables } from './membership-tables.ts';
-import { dropSegment, memberPage, purgeExited, realizedCounts, trend } from './membership.ts';
+import { dropSegment, eraseMemberships, memberPage, purgeExited, realizedCounts, trend } from './membership.ts';
+import type { PersonalDataEraser } from '../profile/privacy.ts';
 import type { DefinitionViewT, EstimateViewT, ExternalInput, JobMetricsT, PreviewInput } from './payloads.ts';
 import { StreamingEvaluator } from './streaming.ts';
 
@@ -163,6 +164,19 @@ export class AudienceService {
     metrics.profileSegmentationTime = { startTimeInMs: segmentStart, endTimeInMs: end, totalTimeInMs: end - segmentStart };
     metrics.totalTime = { startTimeInMs, endTimeInMs: end, totalTimeInMs: end - startTimeInMs };
     return metrics;
+  }
+
+  /** What a privacy delete removes here: the person's membership and history rows. */
+  personalDataEraser(): PersonalDataEraser {
+    return {
+      name: 'segmentMemberships',
+      erase: async ({ sandbox, warehouse, profileIds }) => {
+        const removed = await eraseMemberships(warehouse, profileIds);
+        // Written outside the streaming membership lock: the fast path reads the rows again.
+        if (removed > 0) this.streaming.fastPath.membershipsChanged(sandbox);
+        return removed;
+      },
+    };
   }
 
   /** Deletes exited memberships older than 30 days now (the segment jobs do it too). */

@@ -159,6 +159,7 @@ export class Platform {
       beforeDelete: () => this.streaming.flush(),
       remainingNotes: (sandbox) => streamingLogNotes(path.join(config.dataDir, 'streaming', sandbox)),
     });
+    this.privacy.register(this.audiences.personalDataEraser());
     this.identityFollower = new GraphFollower(metadata, this.bus, this.identity, { intervalMs: followIntervalFromEnv(), warn: (message, error) => console.warn(`[identity] ${message}:`, (error as Error).message) });
     this.identityFollower.start();
   }

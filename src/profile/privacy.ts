@@ -44,7 +44,7 @@ export interface ErasureTarget {
 }
 
 /**
- * Something else that keeps personal data per profile or identity (the audiences issue's membership tables):
+ * Something else that keeps personal data per profile or identity (the audiences' membership tables register one):
  * it registers here and is called, under the sandbox lock, by every privacy delete. Returns items removed.
  */
 export interface PersonalDataEraser {
