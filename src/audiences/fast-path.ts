@@ -630,9 +630,13 @@ export class FastPath {
     for (const key of Object.keys(this.steps) as (keyof typeof this.steps)[]) this.steps[key] = 0;
   }
 
-  /** Resolves once every queued group, write, seed and pending map refresh is done (tests, benchmarks, shutdown). */
+  /**
+   * Resolves once every queued group, write, seed and pending map refresh is done (tests, benchmarks, shutdown);
+   * a map refresh waiting for its timer starts now.
+   */
   async idle(): Promise<void> {
     for (;;) {
+      for (const [sandbox, state] of this.sandboxes) if (state.mapsTimer) this.startMaps(sandbox, state);
       const busy = [...this.sandboxes.values()].flatMap((s) => [s.running, s.seeding, s.writing, s.reconciling, s.mapsRunning, s.warming, s.refilling]).filter((p): p is Promise<void> => p !== undefined);
       if (busy.length === 0) return;
       await Promise.allSettled(busy);
@@ -949,16 +953,20 @@ export class FastPath {
     ids.forEach((id) => set.add(id));
     state.maps.set(policy.id, set);
     if (state.mapsTimer || this.closed) return;
-    state.mapsTimer = setTimeout(() => {
-      state.mapsTimer = undefined;
-      const run: Promise<void> = (state.mapsRunning ?? Promise.resolve())
-        .then(() => this.refreshMaps(sandbox, state))
-        .finally(() => {
-          if (state.mapsRunning === run) state.mapsRunning = undefined;
-        });
-      state.mapsRunning = run;
-    }, this.mapsDelayMs);
+    state.mapsTimer = setTimeout(() => this.startMaps(sandbox, state), this.mapsDelayMs);
     state.mapsTimer.unref();
+  }
+
+  /** Starts the refresh of the queued maps (after the one running, if any), disarming its timer. */
+  private startMaps(sandbox: string, state: SandboxState): void {
+    clearTimeout(state.mapsTimer);
+    state.mapsTimer = undefined;
+    const run: Promise<void> = (state.mapsRunning ?? Promise.resolve())
+      .then(() => this.refreshMaps(sandbox, state))
+      .finally(() => {
+        if (state.mapsRunning === run) state.mapsRunning = undefined;
+      });
+    state.mapsRunning = run;
   }
 
   private async refreshMaps(sandbox: string, state: SandboxState): Promise<void> {
