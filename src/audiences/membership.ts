@@ -78,13 +78,11 @@ export async function applyQualified(sql: Sql, options: ApplyOptions): Promise<T
   }
   if (total === 0) return { entered, exited, total };
   // New members only (a first job): nothing to replace, and the DELETE's join over the table is skipped.
-  // Rows go in by profile id: the map refresh reads them a profile-id range at a time, and DuckDB skips the row
-  // groups outside the range by their min/max (measured at 17.5M rows: 1.1 s more here, 9 s less there).
   const replace = existing === 0 ? '' : `DELETE FROM ${MEMBERSHIP_TABLE} m USING ${changes} c
       WHERE c.existing AND m.merge_policy_id = ${quoteLiteral(policy.id)} AND m.segment_id = c.segment_id AND m.profile_id = c.profile_id;`;
   await sql.query(`BEGIN TRANSACTION;
     ${replace}
-    INSERT INTO ${MEMBERSHIP_TABLE} SELECT segment_id, ${quoteLiteral(policy.id)}, profile_id, status, ${at}, version FROM ${changes} ORDER BY profile_id;
+    INSERT INTO ${MEMBERSHIP_TABLE} SELECT segment_id, ${quoteLiteral(policy.id)}, profile_id, status, ${at}, version FROM ${changes};
     INSERT INTO ${MEMBERSHIP_HISTORY_TABLE} SELECT segment_id, ${quoteLiteral(policy.id)}, profile_id, status, ${at}, ${quoteLiteral(source)} FROM ${changes};
     COMMIT`);
   return { entered, exited, total };
