@@ -7,7 +7,7 @@
  * Files are removed as soon as they are read; the union-find files hold only integers, and the phone file
  * (personal data) lives for the one statement that loads it.
  */
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { open, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { newId } from '../core/ids.ts';
 import type { QueryResult, SandboxWarehouse } from '../ports/warehouse.ts';
@@ -40,29 +40,56 @@ function stagingFile(warehouse: SqlSession, ext: string): string {
   return path.join(warehouse.stagingDir, `${newId('identity')}.${ext}`);
 }
 
-/** Parses a header-less CSV of integers (one column per array) into Float64Arrays. */
-export function parseIntColumns(text: string, width: number): Float64Array[] {
-  let rows = 0;
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) rows++;
-  const columns = Array.from({ length: width }, () => new Float64Array(rows));
-  let row = 0;
-  let col = 0;
-  let value = 0;
-  let negative = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
-    if (ch === 44 || ch === 10) {
-      columns[col]![row] = negative ? -value : value;
-      value = 0;
-      negative = false;
-      if (ch === 10) {
-        row++;
-        col = 0;
-      } else col++;
-    } else if (ch === 45) negative = true;
-    else if (ch !== 13) value = value * 10 + (ch - 48);
+/**
+ * Bytes per read and rows per write of the integer files. Whole, the file of a 40M-record graph is longer than
+ * the longest string V8 can hold (about 512M characters): `RangeError: Invalid string length` at 2M profiles.
+ */
+const FILE_CHUNK_BYTES = 16 * 1024 * 1024;
+const WRITE_CHUNK_ROWS = 500_000;
+
+/** Parses a header-less CSV of integers (one column per array), given in byte chunks, into Float64Arrays. */
+export class IntColumnsParser {
+  readonly columns: Float64Array[];
+  private row = 0;
+  private col = 0;
+  private value = 0;
+  private negative = false;
+
+  constructor(rows: number, width: number) {
+    this.columns = Array.from({ length: width }, () => new Float64Array(rows));
   }
-  return columns;
+
+  /** Parses the next chunk; a number may run across two chunks. */
+  push(bytes: Uint8Array): void {
+    for (let i = 0; i < bytes.length; i++) {
+      const ch = bytes[i]!;
+      if (ch === 44 || ch === 10) {
+        this.columns[this.col]![this.row] = this.negative ? -this.value : this.value;
+        this.value = 0;
+        this.negative = false;
+        if (ch === 10) {
+          this.row++;
+          this.col = 0;
+        } else this.col++;
+      } else if (ch === 45) this.negative = true;
+      else if (ch !== 13) this.value = this.value * 10 + (ch - 48);
+    }
+  }
+}
+
+/** Calls `each` with the file's bytes, a chunk at a time (the chunk's buffer is reused: copy what you keep). */
+async function eachChunk(file: string, each: (bytes: Uint8Array) => void): Promise<void> {
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(FILE_CHUNK_BYTES);
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) return;
+      each(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Runs `select` (integer columns only) and returns its columns as typed arrays. */
@@ -70,7 +97,13 @@ export async function readIntColumns(warehouse: SqlSession, select: string, widt
   const file = stagingFile(warehouse, 'csv');
   try {
     await warehouse.query(`COPY (${select}) TO ${quoteLiteral(file)} (FORMAT csv, HEADER false)`);
-    return parseIntColumns(await readFile(file, 'latin1'), width);
+    let rows = 0;
+    await eachChunk(file, (bytes) => {
+      for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) rows++;
+    });
+    const parser = new IntColumnsParser(rows, width);
+    await eachChunk(file, (bytes) => parser.push(bytes));
+    return parser.columns;
   } finally {
     await rm(file, { force: true });
   }
@@ -86,12 +119,19 @@ export async function withIntColumns<T>(
   const arrays = names.map((n) => columns[n]!);
   const rows = arrays[0]?.length ?? 0;
   if (rows === 0) return load(emptyRelation(names, 'BIGINT'));
-  const lines: string[] = new Array<string>(rows);
-  for (let r = 0; r < rows; r++) lines[r] = arrays.map((a) => a[r]).join(',');
   const file = stagingFile(warehouse, 'csv');
   const types = names.map((n) => `${quoteLiteral(n)}: 'BIGINT'`).join(', ');
   try {
-    await writeFile(file, `${lines.join('\n')}\n`);
+    const handle = await open(file, 'w');
+    try {
+      for (let start = 0; start < rows; start += WRITE_CHUNK_ROWS) {
+        const lines: string[] = [];
+        for (let r = start; r < Math.min(rows, start + WRITE_CHUNK_ROWS); r++) lines.push(arrays.map((a) => a[r]).join(','));
+        await handle.write(`${lines.join('\n')}\n`);
+      }
+    } finally {
+      await handle.close();
+    }
     return await load(`read_csv(${quoteLiteral(file)}, header = false, columns = {${types}})`);
   } finally {
     await rm(file, { force: true });
