@@ -81,7 +81,8 @@ export class IntColumnsParser {
 async function eachChunk(file: string, each: (bytes: Uint8Array) => void): Promise<void> {
   const handle = await open(file, 'r');
   try {
-    const buffer = Buffer.allocUnsafe(FILE_CHUNK_BYTES);
+    // Sized to the file when smaller: a streaming apply's files are a few kilobytes, several a second.
+    const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(FILE_CHUNK_BYTES, (await handle.stat()).size)));
     for (;;) {
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
       if (bytesRead === 0) return;
