@@ -77,17 +77,42 @@ export class IntColumnsParser {
   }
 }
 
-/** Calls `each` with the file's bytes, a chunk at a time (the chunk's buffer is reused: copy what you keep). */
-async function eachChunk(file: string, each: (bytes: Uint8Array) => void): Promise<void> {
+/** Number of lines (newline bytes) in a chunk. */
+function lineCount(bytes: Uint8Array): number {
+  let lines = 0;
+  for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) lines++;
+  return lines;
+}
+
+/**
+ * Parses a file of integer rows. A file of one chunk (what a streaming apply writes, a few kilobytes, several
+ * times a second) is read once; a larger one twice, a chunk at a time: once to count its rows, once to parse.
+ */
+async function parseIntFile(file: string, width: number): Promise<Float64Array[]> {
   const handle = await open(file, 'r');
   try {
-    // Sized to the file when smaller: a streaming apply's files are a few kilobytes, several a second.
-    const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(FILE_CHUNK_BYTES, (await handle.stat()).size)));
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
-      if (bytesRead === 0) return;
-      each(buffer.subarray(0, bytesRead));
+    const size = (await handle.stat()).size;
+    const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(FILE_CHUNK_BYTES, size)));
+    const chunks = async (each: (bytes: Uint8Array) => void) => {
+      for (let position = 0; position < size; ) {
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+        if (bytesRead === 0) break;
+        each(buffer.subarray(0, bytesRead));
+        position += bytesRead;
+      }
+    };
+    if (size <= buffer.length) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+      const bytes = buffer.subarray(0, bytesRead);
+      const parser = new IntColumnsParser(lineCount(bytes), width);
+      parser.push(bytes);
+      return parser.columns;
     }
+    let rows = 0;
+    await chunks((bytes) => (rows += lineCount(bytes)));
+    const parser = new IntColumnsParser(rows, width);
+    await chunks((bytes) => parser.push(bytes));
+    return parser.columns;
   } finally {
     await handle.close();
   }
@@ -98,13 +123,7 @@ export async function readIntColumns(warehouse: SqlSession, select: string, widt
   const file = stagingFile(warehouse, 'csv');
   try {
     await warehouse.query(`COPY (${select}) TO ${quoteLiteral(file)} (FORMAT csv, HEADER false)`);
-    let rows = 0;
-    await eachChunk(file, (bytes) => {
-      for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) rows++;
-    });
-    const parser = new IntColumnsParser(rows, width);
-    await eachChunk(file, (bytes) => parser.push(bytes));
-    return parser.columns;
+    return await parseIntFile(file, width);
   } finally {
     await rm(file, { force: true });
   }
