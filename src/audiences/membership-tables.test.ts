@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
-import { DuckDBWarehouse } from '../adapters/duckdb/duckdb-warehouse.ts';
-import { tempDir } from '../testing/temp.ts';
+import { describe, it } from 'node:test';
+import { suiteWarehouse } from '../testing/warehouse.ts';
 import { ensureMembershipTables, MEMBERSHIP_HISTORY_TABLE, MEMBERSHIP_TABLE } from './membership-tables.ts';
 
 /** Membership tables as versions before the hot catalog made them: in the main catalog. */
@@ -13,12 +12,7 @@ const LEGACY = [
 ];
 
 describe('membership tables', () => {
-  const dir = tempDir();
-  const warehouse = new DuckDBWarehouse({ directory: dir.dir, threads: 1, memoryLimit: '512MB' });
-  after(async () => {
-    await warehouse.close();
-    dir.remove();
-  });
+  const { warehouse } = suiteWarehouse();
   const count = async (sandbox: string, table: string) => Number((await (await warehouse.sandbox(sandbox)).query(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n);
 
   it('are created in the hot catalog, empty, not among the main tables', async () => {

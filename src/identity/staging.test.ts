@@ -1,16 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
-import { DuckDBWarehouse } from '../adapters/duckdb/duckdb-warehouse.ts';
-import { tempDir } from '../testing/temp.ts';
+import { describe, it } from 'node:test';
+import { suiteWarehouse } from '../testing/warehouse.ts';
 import { IntColumnsParser, readIntColumns, withIntColumns } from './staging.ts';
 
 describe('integer columns through the staging folder', () => {
-  const dir = tempDir();
-  const warehouse = new DuckDBWarehouse({ directory: dir.dir, threads: 1, memoryLimit: '512MB' });
-  after(async () => {
-    await warehouse.close();
-    dir.remove();
-  });
+  const { warehouse } = suiteWarehouse();
 
   it('parses numbers that run across chunks, negatives and CRLF line ends', () => {
     const parser = new IntColumnsParser(3, 2);

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { HOT_CATALOG, hotTable } from '../../ports/warehouse.ts';
 import { describeWarehouseContract } from '../../ports/warehouse.contract.ts';
 import { tempDir } from '../../testing/temp.ts';
+import { suiteWarehouse } from '../../testing/warehouse.ts';
 import { DuckDBWarehouse } from './duckdb-warehouse.ts';
 
 const temp = tempDir();
@@ -14,34 +15,29 @@ describeWarehouseContract('DuckDB (file per sandbox)', {
 });
 
 describe('DuckDB warehouse sandbox guard', () => {
-  const own = tempDir();
-  const warehouse = new DuckDBWarehouse({ directory: own.dir, threads: 1, memoryLimit: '512MB' });
-  after(async () => {
-    await warehouse.close();
-    own.remove();
-  });
+  const { warehouse, dir } = suiteWarehouse();
 
   it('stores one database file per sandbox', async () => {
     await (await warehouse.sandbox('prod')).createTable('t', [{ name: 'a', type: { kind: 'integer' } }]);
     await warehouse.sandbox('dev');
-    assert.ok(existsSync(path.join(own.dir, 'prod.duckdb')));
-    assert.ok(existsSync(path.join(own.dir, 'dev.duckdb')));
+    assert.ok(existsSync(path.join(dir, 'prod.duckdb')));
+    assert.ok(existsSync(path.join(dir, 'dev.duckdb')));
   });
 
   it('lets SQL read neither the file system, nor another sandbox file, nor lift the guard', async () => {
-    const secret = path.join(own.dir, 'secret.csv');
+    const secret = path.join(dir, 'secret.csv');
     writeFileSync(secret, 'a\n1\n');
     const dev = await warehouse.sandbox('dev');
     await assert.rejects(dev.query(`SELECT * FROM read_csv('${secret}')`), /disabled by configuration/);
-    await assert.rejects(dev.query(`ATTACH '${path.join(own.dir, 'prod.duckdb')}' AS p`), /disabled by configuration/);
+    await assert.rejects(dev.query(`ATTACH '${path.join(dir, 'prod.duckdb')}' AS p`), /disabled by configuration/);
     await assert.rejects(dev.query(`SET enable_external_access = true`), /locked/);
-    await assert.rejects(dev.query(`COPY (SELECT 1) TO '${path.join(own.dir, 'out.csv')}'`), /disabled by configuration/);
+    await assert.rejects(dev.query(`COPY (SELECT 1) TO '${path.join(dir, 'out.csv')}'`), /disabled by configuration/);
     await assert.rejects(warehouse.sandbox('../prod'), { code: 'RT_SANDBOX_NAME_INVALID' });
   });
 
   it("keeps the hot catalog in the sandbox's second file, scrubs its deleted rows on compaction, and drops it with the sandbox", async () => {
     const sb = await warehouse.sandbox('scrubbed');
-    const hotFile = path.join(own.dir, 'scrubbed.hot.duckdb');
+    const hotFile = path.join(dir, 'scrubbed.hot.duckdb');
     // A few distinct values: DuckDB stores them as they are (a compressed column would hide the marker).
     const marker = 'hot-marker-7f3a9c-zelda';
     await sb.query(`CREATE TABLE ${hotTable('notes')} (v VARCHAR)`);
@@ -51,7 +47,7 @@ describe('DuckDB warehouse sandbox guard', () => {
     await sb.query(`CREATE TABLE ${hotTable('bulk')} AS SELECT i, md5(i::VARCHAR) AS h FROM range(200000) t(i)`);
     await sb.query(`CHECKPOINT ${HOT_CATALOG}`);
     assert.ok(readFileSync(hotFile).includes(marker), 'the rows are in the hot file (the check below can fail)');
-    assert.ok(!readFileSync(path.join(own.dir, 'scrubbed.duckdb')).includes(marker), 'and not in the main one');
+    assert.ok(!readFileSync(path.join(dir, 'scrubbed.duckdb')).includes(marker), 'and not in the main one');
     await sb.query(`DELETE FROM ${hotTable('notes')}`);
     await sb.query(`CHECKPOINT ${HOT_CATALOG}`);
     assert.ok(readFileSync(hotFile).includes(marker), 'a checkpoint alone leaves the bytes of deleted rows');
@@ -62,15 +58,15 @@ describe('DuckDB warehouse sandbox guard', () => {
   });
 
   it('opens sandbox files with the checkpoint threshold asked for (DuckDB defaults to 16MB)', async () => {
-    const dir = tempDir();
-    const tuned = new DuckDBWarehouse({ directory: dir.dir, threads: 1, memoryLimit: '512MB', checkpointThreshold: '256MiB' });
+    const folder = tempDir();
+    const tuned = new DuckDBWarehouse({ directory: folder.dir, threads: 1, memoryLimit: '512MB', checkpointThreshold: '256MiB' });
     try {
       const setting = async (w: DuckDBWarehouse) => (await (await w.sandbox('prod')).query(`SELECT current_setting('checkpoint_threshold') AS v`)).rows[0]?.v;
       assert.equal(await setting(tuned), '256.0 MiB');
       assert.notEqual(await setting(warehouse), '256.0 MiB');
     } finally {
       await tuned.close();
-      dir.remove();
+      folder.remove();
     }
   });
 });
